@@ -1,0 +1,554 @@
+//! Verification keys: each [`Key`] is bound to exactly one algorithm, and a [`KeySet`]
+//! selects one by `kid`.
+//!
+//! Keys come from an HMAC secret, from PEM, from a JWK, or from a JWK Set. Unsafe keys are
+//! refused when they are loaded (RFC 8725 §3.5): HMAC secrets shorter than the hash output,
+//! RSA moduli under 2048 bits, EC points that are not on their curve, and JWKs that carry
+//! private members, are meant for encryption, or do not allow `verify`.
+//!
+//! # Example
+//!
+//! ```
+//! use tollgate::{Algorithm, Key, KeySet};
+//!
+//! let jwks = r#"{"keys":[{"kty":"oct","kid":"k1","alg":"HS256",
+//!     "k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]}"#;
+//! let keys = KeySet::from_jwks(jwks).unwrap();
+//! assert_eq!(keys.len(), 1);
+//!
+//! // Too short for HS256: refused at load time, not at request time.
+//! assert!(Key::hmac(b"short", Algorithm::HS256).is_err());
+//! ```
+
+use crate::Algorithm;
+use crate::error::ConfigError;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{AlgorithmFamily, DecodingKey, DecodingKeyKind};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+
+/// The longest `kid` accepted, in bytes. Longer values are refused before any lookup.
+pub const MAX_KID_LEN: usize = 256;
+
+/// Makes sure jsonwebtoken has a crypto provider. With both backend features enabled
+/// (feature unification), jsonwebtoken picks none; tollgate then prefers aws-lc-rs.
+pub(crate) fn ensure_crypto_provider() -> Result<(), ConfigError> {
+    use jsonwebtoken::crypto::CryptoProvider;
+    if CryptoProvider::try_get_default().is_some() {
+        return Ok(());
+    }
+    #[cfg(feature = "aws_lc_rs")]
+    let provider = &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER;
+    #[cfg(all(feature = "rust_crypto", not(feature = "aws_lc_rs")))]
+    let provider = &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER;
+    // Another thread may have installed one meanwhile; either way one is there now.
+    let _ = provider.install_default();
+    CryptoProvider::try_get_default()
+        .map(|_| ())
+        .ok_or(ConfigError::NoCryptoBackend)
+}
+
+/// One verification key, bound to one algorithm, optionally named by a `kid`.
+///
+/// `Debug` shows the `kid` and algorithm, never the key material.
+#[derive(Clone)]
+pub struct Key {
+    kid: Option<String>,
+    algorithm: Algorithm,
+    decoding: DecodingKey,
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Key")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .field("material", &"[redacted]")
+            .finish()
+    }
+}
+
+fn min_hmac_len(algorithm: Algorithm) -> Option<usize> {
+    match algorithm {
+        Algorithm::HS256 => Some(32),
+        Algorithm::HS384 => Some(48),
+        Algorithm::HS512 => Some(64),
+        _ => None,
+    }
+}
+
+fn family_name(family: AlgorithmFamily) -> &'static str {
+    match family {
+        AlgorithmFamily::Hmac => "HMAC",
+        AlgorithmFamily::Rsa => "RSA",
+        AlgorithmFamily::Ec => "EC",
+        AlgorithmFamily::Ed => "Ed25519",
+    }
+}
+
+fn require_family(algorithm: Algorithm, family: AlgorithmFamily) -> Result<(), ConfigError> {
+    if family.algorithms().contains(&algorithm) {
+        Ok(())
+    } else {
+        Err(ConfigError::AlgorithmMismatch {
+            key: family_name(family),
+            algorithm,
+        })
+    }
+}
+
+fn invalid(e: impl fmt::Display) -> ConfigError {
+    ConfigError::InvalidKey(e.to_string())
+}
+
+fn check_rsa_modulus(n: &[u8]) -> Result<(), ConfigError> {
+    let significant = n.iter().position(|b| *b != 0).map_or(&[][..], |i| &n[i..]);
+    let bits = match significant.first() {
+        Some(first) => significant.len() * 8 - first.leading_zeros() as usize,
+        None => 0,
+    };
+    if bits < 2048 {
+        return Err(ConfigError::WeakRsaKey { bits });
+    }
+    Ok(())
+}
+
+/// Checks that `point` (SEC1 uncompressed, `04 || x || y`) lies on the curve of `algorithm`.
+fn check_ec_point(point: &[u8], algorithm: Algorithm) -> Result<(), ConfigError> {
+    let expected_len = match algorithm {
+        Algorithm::ES256 => 65,
+        Algorithm::ES384 => 97,
+        _ => {
+            return Err(ConfigError::AlgorithmMismatch {
+                key: "EC",
+                algorithm,
+            });
+        }
+    };
+    if point.len() != expected_len || point[0] != 4 {
+        return Err(ConfigError::InvalidKey(format!(
+            "EC public key does not match the curve of {algorithm:?}"
+        )));
+    }
+    let on_curve = ec_point_on_curve(point, algorithm);
+    if !on_curve {
+        return Err(ConfigError::InvalidKey(
+            "EC public key is not on its curve".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(feature = "aws_lc_rs")]
+fn ec_point_on_curve(point: &[u8], algorithm: Algorithm) -> bool {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED, ParsedPublicKey};
+    let alg = if algorithm == Algorithm::ES256 {
+        &ECDSA_P256_SHA256_FIXED
+    } else {
+        &ECDSA_P384_SHA384_FIXED
+    };
+    ParsedPublicKey::new(alg, point).is_ok()
+}
+
+#[cfg(all(feature = "rust_crypto", not(feature = "aws_lc_rs")))]
+fn ec_point_on_curve(point: &[u8], algorithm: Algorithm) -> bool {
+    if algorithm == Algorithm::ES256 {
+        p256::PublicKey::from_sec1_bytes(point).is_ok()
+    } else {
+        p384::PublicKey::from_sec1_bytes(point).is_ok()
+    }
+}
+
+impl Key {
+    /// An HMAC secret for `HS256`, `HS384` or `HS512`.
+    ///
+    /// # Security
+    /// The secret must be at least as long as the hash output (32, 48 or 64 bytes) and
+    /// random; a shorter one is refused. Anyone who knows it can mint tokens.
+    pub fn hmac(secret: &[u8], algorithm: Algorithm) -> Result<Self, ConfigError> {
+        require_family(algorithm, AlgorithmFamily::Hmac)?;
+        let min = min_hmac_len(algorithm).unwrap_or(64);
+        if secret.len() < min {
+            return Err(ConfigError::WeakSecret {
+                algorithm,
+                len: secret.len(),
+                min,
+            });
+        }
+        let decoding = DecodingKey::from_secret(secret).map_err(invalid)?;
+        Self::new(decoding, algorithm)
+    }
+
+    /// An RSA public key in PEM (`BEGIN PUBLIC KEY` or `BEGIN RSA PUBLIC KEY`), for
+    /// `RS256`–`RS512` or `PS256`–`PS512`. Moduli under 2048 bits are refused.
+    pub fn rsa_pem(pem: &[u8], algorithm: Algorithm) -> Result<Self, ConfigError> {
+        require_family(algorithm, AlgorithmFamily::Rsa)?;
+        Self::new(DecodingKey::from_rsa_pem(pem).map_err(invalid)?, algorithm)
+    }
+
+    /// An EC public key in PEM (`BEGIN PUBLIC KEY`), P-256 for `ES256` or P-384 for
+    /// `ES384`. A point that is not on the curve is refused.
+    pub fn ec_pem(pem: &[u8], algorithm: Algorithm) -> Result<Self, ConfigError> {
+        require_family(algorithm, AlgorithmFamily::Ec)?;
+        Self::new(DecodingKey::from_ec_pem(pem).map_err(invalid)?, algorithm)
+    }
+
+    /// An Ed25519 public key in PEM (`BEGIN PUBLIC KEY`), for `EdDSA`.
+    pub fn ed25519_pem(pem: &[u8]) -> Result<Self, ConfigError> {
+        Self::new(
+            DecodingKey::from_ed_pem(pem).map_err(invalid)?,
+            Algorithm::EdDSA,
+        )
+    }
+
+    /// A key from one JWK (JSON text). The algorithm comes from the JWK's `alg`, or from
+    /// `algorithm` when the JWK has none; if both are present they must agree. EC and
+    /// Ed25519 keys without either take the algorithm their curve implies.
+    pub fn from_jwk(jwk: &str, algorithm: Option<Algorithm>) -> Result<Self, ConfigError> {
+        let jwk: Jwk = serde_json::from_str(jwk).map_err(invalid)?;
+        jwk.into_key(algorithm, false)
+    }
+
+    /// Names this key: tokens whose header carries this `kid` select it.
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
+        self.kid = Some(kid.into());
+        self
+    }
+
+    /// The `kid` this key answers to, if any.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The one algorithm this key verifies.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    pub(crate) fn decoding_key(&self) -> &DecodingKey {
+        &self.decoding
+    }
+
+    /// Binds `decoding` to `algorithm` after the safety checks that apply to its kind.
+    fn new(decoding: DecodingKey, algorithm: Algorithm) -> Result<Self, ConfigError> {
+        ensure_crypto_provider()?;
+        require_family(algorithm, decoding.family())?;
+        match (decoding.family(), decoding.kind()) {
+            (AlgorithmFamily::Rsa, DecodingKeyKind::RsaModulusExponent { n, .. }) => {
+                check_rsa_modulus(n)?;
+            }
+            (AlgorithmFamily::Rsa, DecodingKeyKind::SecretOrDer(der)) => {
+                let provider = jsonwebtoken::crypto::CryptoProvider::try_get_default()
+                    .ok_or(ConfigError::NoCryptoBackend)?;
+                let (n, _) = (provider.key_utils.rsa_pub_components_from_public_key)(der)
+                    .map_err(invalid)?;
+                check_rsa_modulus(&n)?;
+            }
+            (AlgorithmFamily::Ec, DecodingKeyKind::SecretOrDer(point)) => {
+                check_ec_point(point, algorithm)?;
+            }
+            (AlgorithmFamily::Ed, DecodingKeyKind::SecretOrDer(x)) if x.len() != 32 => {
+                return Err(ConfigError::InvalidKey(
+                    "Ed25519 public key must be 32 bytes".into(),
+                ));
+            }
+            (AlgorithmFamily::Hmac, DecodingKeyKind::SecretOrDer(secret)) => {
+                let min = min_hmac_len(algorithm).unwrap_or(64);
+                if secret.len() < min {
+                    return Err(ConfigError::WeakSecret {
+                        algorithm,
+                        len: secret.len(),
+                        min,
+                    });
+                }
+            }
+            _ => {}
+        }
+        Ok(Self {
+            kid: None,
+            algorithm,
+            decoding,
+        })
+    }
+}
+
+/// The members of a JWK that tollgate reads. Unknown members are ignored; private members
+/// are only looked for, to refuse them.
+#[derive(Deserialize)]
+struct Jwk {
+    kty: String,
+    kid: Option<String>,
+    alg: Option<String>,
+    #[serde(rename = "use")]
+    use_: Option<String>,
+    key_ops: Option<Vec<String>>,
+    crv: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+    x: Option<String>,
+    y: Option<String>,
+    k: Option<String>,
+    d: Option<serde::de::IgnoredAny>,
+    p: Option<serde::de::IgnoredAny>,
+    q: Option<serde::de::IgnoredAny>,
+    dp: Option<serde::de::IgnoredAny>,
+    dq: Option<serde::de::IgnoredAny>,
+    qi: Option<serde::de::IgnoredAny>,
+    oth: Option<serde::de::IgnoredAny>,
+}
+
+fn parse_algorithm(name: &str) -> Result<Algorithm, ConfigError> {
+    name.parse::<Algorithm>()
+        .map_err(|_| ConfigError::UnsupportedAlgorithm(name.to_owned()))
+}
+
+fn field<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, ConfigError> {
+    value
+        .as_deref()
+        .ok_or_else(|| ConfigError::InvalidKey(format!("JWK member `{name}` is missing")))
+}
+
+impl Jwk {
+    fn into_key(self, given: Option<Algorithm>, allow_secret: bool) -> Result<Key, ConfigError> {
+        let private = self.d.is_some()
+            || self.p.is_some()
+            || self.q.is_some()
+            || self.dp.is_some()
+            || self.dq.is_some()
+            || self.qi.is_some()
+            || self.oth.is_some();
+        if private {
+            return Err(ConfigError::PrivateKeyMaterial);
+        }
+        if self.use_.as_deref().is_some_and(|u| u != "sig") {
+            return Err(ConfigError::NotForVerification);
+        }
+        if let Some(ops) = &self.key_ops
+            && !ops.iter().any(|op| op == "verify")
+        {
+            return Err(ConfigError::NotForVerification);
+        }
+        let declared = self.alg.as_deref().map(parse_algorithm).transpose()?;
+        let implied = match (self.kty.as_str(), self.crv.as_deref()) {
+            ("EC", Some("P-256")) => Some(Algorithm::ES256),
+            ("EC", Some("P-384")) => Some(Algorithm::ES384),
+            ("OKP", Some("Ed25519")) => Some(Algorithm::EdDSA),
+            ("EC" | "OKP", Some(crv)) => {
+                return Err(ConfigError::InvalidKey(format!(
+                    "unsupported curve {crv:?}"
+                )));
+            }
+            ("EC" | "OKP", None) => {
+                return Err(ConfigError::InvalidKey(
+                    "JWK member `crv` is missing".into(),
+                ));
+            }
+            _ => None,
+        };
+        let algorithm = match (declared, given) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(ConfigError::AlgorithmMismatch {
+                    key: "JWK",
+                    algorithm: b,
+                });
+            }
+            (Some(a), _) | (None, Some(a)) => a,
+            (None, None) => implied.ok_or(ConfigError::MissingAlgorithm)?,
+        };
+        if let Some(implied) = implied
+            && implied != algorithm
+        {
+            return Err(ConfigError::AlgorithmMismatch {
+                key: "JWK curve",
+                algorithm,
+            });
+        }
+        let decoding = match self.kty.as_str() {
+            "RSA" => DecodingKey::from_rsa_components(field(&self.n, "n")?, field(&self.e, "e")?)
+                .map_err(invalid)?,
+            "EC" => DecodingKey::from_ec_components(field(&self.x, "x")?, field(&self.y, "y")?)
+                .map_err(invalid)?,
+            "OKP" => DecodingKey::from_ed_components(field(&self.x, "x")?).map_err(invalid)?,
+            "oct" if allow_secret => {
+                let secret = URL_SAFE_NO_PAD
+                    .decode(field(&self.k, "k")?)
+                    .map_err(invalid)?;
+                if secret.is_empty() {
+                    return Err(ConfigError::InvalidKey("empty `oct` key".into()));
+                }
+                DecodingKey::from_secret(&secret).map_err(invalid)?
+            }
+            "oct" => return Err(ConfigError::PrivateKeyMaterial),
+            other => {
+                return Err(ConfigError::InvalidKey(format!(
+                    "unsupported kty {other:?}"
+                )));
+            }
+        };
+        let key = Key::new(decoding, algorithm)?;
+        Ok(match self.kid {
+            Some(kid) => key.with_kid(kid),
+            None => key,
+        })
+    }
+}
+
+/// A set of verification keys, looked up by `kid`.
+///
+/// Loaded from a JWK Set, a bad entry is skipped (and logged at WARN) while the rest load:
+/// one malformed key at an identity provider must not take the service down.
+/// [`KeySet::skipped`] says what was left out and why.
+#[derive(Clone, Debug, Default)]
+pub struct KeySet {
+    keys: Vec<Key>,
+    by_kid: HashMap<String, usize>,
+    skipped: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct JwkSetDoc {
+    keys: Vec<serde_json::Value>,
+}
+
+impl KeySet {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `key`. Two keys with one `kid` are refused.
+    pub fn insert(&mut self, key: Key) -> Result<(), ConfigError> {
+        if let Some(kid) = key.kid() {
+            if self.by_kid.contains_key(kid) {
+                return Err(ConfigError::DuplicateKeyId(kid.to_owned()));
+            }
+            self.by_kid.insert(kid.to_owned(), self.keys.len());
+        }
+        self.keys.push(key);
+        Ok(())
+    }
+
+    /// Adds `key` and returns the set, for chaining.
+    pub fn with(mut self, key: Key) -> Result<Self, ConfigError> {
+        self.insert(key)?;
+        Ok(self)
+    }
+
+    /// Loads a JWK Set (`{"keys":[…]}`) held locally. Symmetric (`oct`) keys are accepted
+    /// because the file is the operator's own; see [`KeySet::from_public_jwks`] for sets
+    /// published by someone else.
+    pub fn from_jwks(json: &str) -> Result<Self, ConfigError> {
+        Self::parse_jwks(json, None, true)
+    }
+
+    /// Loads a JWK Set published by an identity provider: only public keys are accepted.
+    /// `default_algorithm` binds RSA keys that carry no `alg` (Entra ID publishes such keys).
+    pub fn from_public_jwks(
+        json: &str,
+        default_algorithm: Option<Algorithm>,
+    ) -> Result<Self, ConfigError> {
+        Self::parse_jwks(json, default_algorithm, false)
+    }
+
+    /// Reads a JWK Set file; see [`KeySet::from_jwks`].
+    pub fn from_jwks_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(ConfigError::Io)?;
+        Self::from_jwks(&text)
+    }
+
+    fn parse_jwks(
+        json: &str,
+        default_algorithm: Option<Algorithm>,
+        allow_secret: bool,
+    ) -> Result<Self, ConfigError> {
+        let doc: JwkSetDoc = serde_json::from_str(json).map_err(invalid)?;
+        // A kid that appears twice is ambiguous: neither entry can be trusted to be the
+        // one the issuer meant, so both are left out.
+        let mut kid_count: HashMap<String, usize> = HashMap::new();
+        for entry in &doc.keys {
+            if let Some(kid) = entry.get("kid").and_then(|k| k.as_str()) {
+                *kid_count.entry(kid.to_owned()).or_default() += 1;
+            }
+        }
+        let mut set = Self::new();
+        for (index, entry) in doc.keys.into_iter().enumerate() {
+            let kid = entry.get("kid").and_then(|k| k.as_str()).map(str::to_owned);
+            let label = kid.clone().unwrap_or_else(|| format!("#{index}"));
+            let loaded = if kid.as_ref().is_some_and(|k| kid_count[k] > 1) {
+                Err(ConfigError::DuplicateKeyId(label.clone()))
+            } else {
+                serde_json::from_value::<Jwk>(entry)
+                    .map_err(invalid)
+                    .and_then(|jwk| {
+                        let rsa_default = if jwk.kty == "RSA" {
+                            default_algorithm
+                        } else {
+                            None
+                        };
+                        jwk.into_key(rsa_default, allow_secret)
+                    })
+            };
+            match loaded.and_then(|key| set.insert(key)) {
+                Ok(()) => {}
+                Err(why) => {
+                    tracing::warn!(target: "tollgate::keys", key = %label, reason = %why, "JWK not loaded");
+                    set.skipped.push(format!("{label}: {why}"));
+                }
+            }
+        }
+        if set.keys.is_empty() {
+            return Err(ConfigError::NoUsableKeys(set.skipped));
+        }
+        Ok(set)
+    }
+
+    /// Number of usable keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether the set holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The keys, in the order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = &Key> {
+        self.keys.iter()
+    }
+
+    /// The key named `kid`.
+    pub fn get(&self, kid: &str) -> Option<&Key> {
+        self.by_kid.get(kid).map(|&i| &self.keys[i])
+    }
+
+    /// JWK Set entries that were not loaded, each as `kid: reason`.
+    pub fn skipped(&self) -> &[String] {
+        &self.skipped
+    }
+
+    /// Adds every key of `other`.
+    pub fn extend(&mut self, other: KeySet) -> Result<(), ConfigError> {
+        for key in other.keys {
+            self.insert(key)?;
+        }
+        Ok(())
+    }
+}
+
+impl From<Key> for KeySet {
+    fn from(key: Key) -> Self {
+        let mut set = Self::new();
+        // A fresh set cannot hold a duplicate kid.
+        let _ = set.insert(key);
+        set
+    }
+}
+
+/// Whether `kid` is acceptable to look up at all: non-empty and at most [`MAX_KID_LEN`].
+pub(crate) fn kid_is_plausible(kid: &str) -> bool {
+    !kid.is_empty() && kid.len() <= MAX_KID_LEN && !kid.chars().any(char::is_control)
+}

@@ -1,0 +1,487 @@
+//! The [`Verifier`]: one object, built once and shared, that turns a token string into a
+//! [`VerifiedToken`] or an [`Error`] that says why not.
+//!
+//! # Rules, in the order they are applied
+//! 1. Length at most [`VerifierBuilder::max_token_len`] (default 8 KiB), before any decoding.
+//! 2. Exactly three segments of strict base64url (no padding, no whitespace); five segments
+//!    (a JWE) and `cty: JWT` (a nested token) are refused.
+//! 3. A header that is a JSON object without duplicate members, whose `alg` is a string
+//!    naming a supported algorithm (never `none`); `crit` is refused (no extension is
+//!    understood); `typ` must match when one is required; `jwk`, `jku`, `x5u`, `x5c` are
+//!    ignored and never fetched.
+//! 4. Key selection by `kid`; without `kid`, the one key bound to `alg` (several → refused
+//!    unless [`VerifierBuilder::try_all_keys`]). The key's algorithm must equal `alg`.
+//! 5. The signature, through `jsonwebtoken`'s crypto backend.
+//! 6. A claim set that is a JSON object without duplicate members; `exp` (required by
+//!    default), `nbf` and optionally `iat`, each with a leeway (default 60 s); `iss` and
+//!    `aud` when configured; required claims.
+//!
+//! # Example
+//! ```
+//! use std::time::Duration;
+//! use tollgate::{Algorithm, Key, Verifier};
+//!
+//! let verifier = Verifier::builder()
+//!     .key(Key::hmac(&[7u8; 32], Algorithm::HS256)?)
+//!     .issuer("https://issuer.example")
+//!     .audience("my-api")
+//!     .leeway(Duration::from_secs(30))
+//!     .build()?;
+//! assert!(verifier.verify("not.a.token").is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use crate::claims::{ClaimPath, RegisteredClaims, VerifiedToken, read_roles, read_scopes};
+use crate::error::{ConfigError, Error, ErrorKind};
+use crate::keys::{Key, KeySet, ensure_crypto_provider, kid_is_plausible};
+use crate::{Algorithm, json};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Default maximum token length: 8 KiB.
+pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
+/// Default clock-skew leeway for `exp`, `nbf` and `iat`: 60 seconds.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
+
+/// Verifies tokens. Cheap to clone (an `Arc`); build one at start-up and share it.
+#[derive(Clone, Debug)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    keys: KeySet,
+    issuers: Vec<String>,
+    audiences: Vec<String>,
+    leeway: u64,
+    require_exp: bool,
+    validate_iat: bool,
+    required_typ: Option<String>,
+    required_claims: Vec<&'static str>,
+    max_token_len: usize,
+    try_all_keys: bool,
+    roles_claim: ClaimPath,
+}
+
+/// Builds a [`Verifier`]; see [`Verifier::builder`].
+#[derive(Debug)]
+#[must_use]
+pub struct VerifierBuilder {
+    keys: KeySet,
+    pending: Option<ConfigError>,
+    issuers: Vec<String>,
+    audiences: Vec<String>,
+    leeway: Duration,
+    require_exp: bool,
+    validate_iat: bool,
+    required_typ: Option<String>,
+    required_claims: Vec<&'static str>,
+    max_token_len: usize,
+    try_all_keys: bool,
+    roles_claim: ClaimPath,
+}
+
+impl Default for VerifierBuilder {
+    fn default() -> Self {
+        Self {
+            keys: KeySet::new(),
+            pending: None,
+            issuers: Vec::new(),
+            audiences: Vec::new(),
+            leeway: DEFAULT_LEEWAY,
+            require_exp: true,
+            validate_iat: false,
+            required_typ: None,
+            required_claims: Vec::new(),
+            max_token_len: DEFAULT_MAX_TOKEN_LEN,
+            try_all_keys: false,
+            roles_claim: ClaimPath::default(),
+        }
+    }
+}
+
+impl VerifierBuilder {
+    /// Adds one key. A `kid` already present is reported by [`VerifierBuilder::build`].
+    pub fn key(mut self, key: Key) -> Self {
+        if let Err(e) = self.keys.insert(key) {
+            self.pending.get_or_insert(e);
+        }
+        self
+    }
+
+    /// Adds every key of `keys`.
+    pub fn keys(mut self, keys: KeySet) -> Self {
+        if let Err(e) = self.keys.extend(keys) {
+            self.pending.get_or_insert(e);
+        }
+        self
+    }
+
+    /// Accepts tokens whose `iss` is exactly `issuer` (no normalisation of case or
+    /// trailing slashes). Call again to accept several issuers.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuers.push(issuer.into());
+        self
+    }
+
+    /// Accepts tokens whose `aud` is, or is an array containing, `audience`. Call again to
+    /// accept several audiences.
+    ///
+    /// # Security
+    /// Without an audience, a token minted by the same issuer for another service is
+    /// accepted here too. Configure one unless the issuer serves only this service.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Clock-skew leeway for `exp`, `nbf` and `iat` (default 60 s).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Whether `exp` must be present (default `true`).
+    ///
+    /// # Security
+    /// A token without `exp` never expires; turn this off only for issuers that cannot
+    /// set one, and then pair it with revocation.
+    pub fn require_exp(mut self, required: bool) -> Self {
+        self.require_exp = required;
+        self
+    }
+
+    /// Refuses tokens whose `iat` is later than now plus the leeway (default off).
+    pub fn validate_iat(mut self, validate: bool) -> Self {
+        self.validate_iat = validate;
+        self
+    }
+
+    /// Requires the header's `typ` to equal `typ`, case-insensitively and with an optional
+    /// `application/` prefix (RFC 9068 §4: `at+jwt` for access tokens).
+    pub fn require_type(mut self, typ: impl Into<String>) -> Self {
+        self.required_typ = Some(typ.into());
+        self
+    }
+
+    /// Requires a registered claim to be present: one of `sub`, `jti`, `iat`, `nbf`, `iss`,
+    /// `aud`, `exp`.
+    pub fn require_claim(mut self, name: &str) -> Self {
+        match ["sub", "jti", "iat", "nbf", "iss", "aud", "exp"]
+            .into_iter()
+            .find(|n| *n == name)
+        {
+            Some(name) => self.required_claims.push(name),
+            None => {
+                self.pending.get_or_insert(ConfigError::InvalidOption(
+                    "require_claim takes a registered claim name",
+                ));
+            }
+        }
+        self
+    }
+
+    /// Tokens longer than `len` bytes are refused before any decoding (default 8 KiB).
+    pub fn max_token_len(mut self, len: usize) -> Self {
+        self.max_token_len = len;
+        self
+    }
+
+    /// When a token has no `kid` and several keys are bound to its `alg`, try each of them
+    /// instead of refusing the token (default off).
+    pub fn try_all_keys(mut self, enabled: bool) -> Self {
+        self.try_all_keys = enabled;
+        self
+    }
+
+    /// Where roles are read from (default `roles`); see [`ClaimPath`].
+    pub fn roles_claim(mut self, path: impl Into<ClaimPath>) -> Self {
+        self.roles_claim = path.into();
+        self
+    }
+
+    /// Checks the configuration and builds the verifier.
+    pub fn build(self) -> Result<Verifier, ConfigError> {
+        ensure_crypto_provider()?;
+        if let Some(e) = self.pending {
+            return Err(e);
+        }
+        if self.keys.is_empty() {
+            return Err(ConfigError::NoKeys);
+        }
+        if self.issuers.iter().any(String::is_empty) {
+            return Err(ConfigError::InvalidOption("an issuer is empty"));
+        }
+        if self.audiences.iter().any(String::is_empty) {
+            return Err(ConfigError::InvalidOption("an audience is empty"));
+        }
+        if self.max_token_len == 0 {
+            return Err(ConfigError::InvalidOption("max_token_len is zero"));
+        }
+        if self.audiences.is_empty() {
+            tracing::debug!(target: "tollgate::verifier", "no audience configured: `aud` is not checked");
+        }
+        Ok(Verifier {
+            inner: Arc::new(Inner {
+                keys: self.keys,
+                issuers: self.issuers,
+                audiences: self.audiences,
+                leeway: self.leeway.as_secs(),
+                require_exp: self.require_exp,
+                validate_iat: self.validate_iat,
+                required_typ: self.required_typ,
+                required_claims: self.required_claims,
+                max_token_len: self.max_token_len,
+                try_all_keys: self.try_all_keys,
+                roles_claim: self.roles_claim,
+            }),
+        })
+    }
+}
+
+/// The header members tollgate reads.
+struct Header {
+    alg: Algorithm,
+    kid: Option<String>,
+}
+
+fn b64(segment: &str, kind: ErrorKind) -> Result<Vec<u8>, Error> {
+    URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|e| Error::with_source(kind, e))
+}
+
+fn optional_str<'a>(map: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, Error> {
+    match map.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ErrorKind::MalformedHeader.into()),
+    }
+}
+
+/// `typ`/`cty` comparison per RFC 7515 §4.1.9: case-insensitive, `application/` optional.
+fn media_type_eq(actual: &str, expected: &str) -> bool {
+    let strip = |s: &str| {
+        if s.len() > 12 && s[..12].eq_ignore_ascii_case("application/") {
+            s[12..].to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
+    strip(actual).eq_ignore_ascii_case(&strip(expected))
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Verifier {
+    /// A builder with the secure defaults: `exp` required, 60 s leeway, 8 KiB limit.
+    pub fn builder() -> VerifierBuilder {
+        VerifierBuilder::default()
+    }
+
+    /// The keys this verifier accepts.
+    pub fn keys(&self) -> &KeySet {
+        &self.inner.keys
+    }
+
+    /// Verifies `token` now, keeping the claims as JSON.
+    pub fn verify(&self, token: &str) -> Result<VerifiedToken, Error> {
+        self.verify_at(token, now_secs())
+    }
+
+    /// Verifies `token` now and deserializes its claims into `T`.
+    pub fn verify_as<T: DeserializeOwned>(&self, token: &str) -> Result<VerifiedToken<T>, Error> {
+        let token = self.verify(token)?;
+        token.deserialize_claims()
+    }
+
+    /// Verifies `token` as if the time were `now` (seconds since the Unix epoch).
+    pub fn verify_at(&self, token: &str, now: u64) -> Result<VerifiedToken, Error> {
+        let inner = &*self.inner;
+        if token.len() > inner.max_token_len {
+            return Err(ErrorKind::TooLarge.into());
+        }
+        let mut segments = token.split('.');
+        let (Some(h64), Some(p64), Some(s64)) = (segments.next(), segments.next(), segments.next())
+        else {
+            return Err(ErrorKind::Malformed.into());
+        };
+        match segments.count() {
+            0 => {}
+            2 => return Err(ErrorKind::Encrypted.into()),
+            _ => return Err(ErrorKind::Malformed.into()),
+        }
+        if h64.is_empty() || p64.is_empty() || s64.is_empty() {
+            return Err(ErrorKind::Malformed.into());
+        }
+
+        let header = self.read_header(h64)?;
+        let signature = b64(s64, ErrorKind::Malformed)?;
+        let message = &token.as_bytes()[..h64.len() + 1 + p64.len()];
+        let key = self.check_signature(&header, message, &signature)?;
+
+        let payload = b64(p64, ErrorKind::MalformedClaims)?;
+        let claims = json::parse_object(&payload)
+            .map_err(|e| Error::with_source(ErrorKind::MalformedClaims, e))?;
+        let registered = RegisteredClaims::from_map(&claims)?;
+        self.check_claims(&claims, &registered, now)?;
+
+        let roles = read_roles(inner.roles_claim.lookup(&claims));
+        let scopes = read_scopes(&claims);
+        Ok(VerifiedToken {
+            algorithm: header.alg,
+            kid: key.kid().map(str::to_owned),
+            registered,
+            roles,
+            scopes,
+            claims: Value::Object(claims),
+        })
+    }
+
+    fn read_header(&self, h64: &str) -> Result<Header, Error> {
+        let bytes = b64(h64, ErrorKind::MalformedHeader)?;
+        let map = json::parse_object(&bytes)
+            .map_err(|e| Error::with_source(ErrorKind::MalformedHeader, e))?;
+        let alg = match map.get("alg") {
+            Some(Value::String(name)) if name.eq_ignore_ascii_case("none") => {
+                return Err(ErrorKind::AlgorithmNone.into());
+            }
+            Some(Value::String(name)) => name
+                .parse::<Algorithm>()
+                .map_err(|_| Error::new(ErrorKind::UnsupportedAlgorithm))?,
+            _ => return Err(ErrorKind::MalformedHeader.into()),
+        };
+        // No JWS extension is understood, so any `crit` (even an empty or dangling one,
+        // both invalid per RFC 7515 §4.1.11) means the token cannot be processed.
+        if map.contains_key("crit") {
+            return Err(ErrorKind::UnsupportedCritical.into());
+        }
+        if let Some(cty) = optional_str(&map, "cty")?
+            && media_type_eq(cty, "JWT")
+        {
+            return Err(ErrorKind::Nested.into());
+        }
+        let typ = optional_str(&map, "typ")?;
+        if let Some(required) = &self.inner.required_typ
+            && !typ.is_some_and(|t| media_type_eq(t, required))
+        {
+            return Err(ErrorKind::WrongType.into());
+        }
+        let kid = match optional_str(&map, "kid")? {
+            Some(kid) if !kid_is_plausible(kid) => return Err(ErrorKind::UnknownKey.into()),
+            other => other.map(str::to_owned),
+        };
+        Ok(Header { alg, kid })
+    }
+
+    // `&Vec` because jsonwebtoken's verifiers implement `signature::Verifier<Vec<u8>>`.
+    #[allow(clippy::ptr_arg)]
+    fn check_signature(
+        &self,
+        header: &Header,
+        message: &[u8],
+        signature: &Vec<u8>,
+    ) -> Result<&Key, Error> {
+        let keys = &self.inner.keys;
+        let verify = |key: &Key| {
+            let provider = jsonwebtoken::crypto::CryptoProvider::try_get_default()
+                .ok_or(Error::new(ErrorKind::InvalidSignature))?;
+            let verifier = (provider.verifier_factory)(&key.algorithm(), key.decoding_key())
+                .map_err(|e| Error::with_source(ErrorKind::InvalidSignature, e))?;
+            verifier
+                .verify(message, signature)
+                .map_err(|_| Error::new(ErrorKind::InvalidSignature))
+        };
+        if let Some(kid) = &header.kid {
+            let key = keys.get(kid).ok_or(Error::new(ErrorKind::UnknownKey))?;
+            if key.algorithm() != header.alg {
+                return Err(ErrorKind::AlgorithmMismatch.into());
+            }
+            verify(key)?;
+            return Ok(key);
+        }
+        let mut candidates = keys.iter().filter(|k| k.algorithm() == header.alg);
+        let Some(first) = candidates.next() else {
+            return Err(if keys.len() == 1 {
+                ErrorKind::AlgorithmMismatch
+            } else {
+                ErrorKind::UnknownKey
+            }
+            .into());
+        };
+        let rest: Vec<&Key> = candidates.collect();
+        if rest.is_empty() {
+            verify(first)?;
+            return Ok(first);
+        }
+        if !self.inner.try_all_keys {
+            return Err(ErrorKind::AmbiguousKey.into());
+        }
+        std::iter::once(first)
+            .chain(rest)
+            .find(|k| verify(k).is_ok())
+            .ok_or(Error::new(ErrorKind::InvalidSignature))
+    }
+
+    fn check_claims(
+        &self,
+        claims: &Map<String, Value>,
+        registered: &RegisteredClaims,
+        now: u64,
+    ) -> Result<(), Error> {
+        let inner = &*self.inner;
+        let leeway = inner.leeway;
+        match registered.exp {
+            Some(exp) if exp.saturating_add(leeway) <= now => return Err(ErrorKind::Expired.into()),
+            None if inner.require_exp => return Err(ErrorKind::MissingClaim("exp").into()),
+            _ => {}
+        }
+        if registered
+            .nbf
+            .is_some_and(|nbf| nbf > now.saturating_add(leeway))
+        {
+            return Err(ErrorKind::NotYetValid.into());
+        }
+        if inner.validate_iat
+            && registered
+                .iat
+                .is_some_and(|iat| iat > now.saturating_add(leeway))
+        {
+            return Err(ErrorKind::IssuedInFuture.into());
+        }
+        if !inner.issuers.is_empty() {
+            let iss = registered
+                .iss
+                .as_ref()
+                .ok_or(Error::new(ErrorKind::MissingClaim("iss")))?;
+            if !inner.issuers.contains(iss) {
+                return Err(ErrorKind::WrongIssuer.into());
+            }
+        }
+        if !inner.audiences.is_empty() {
+            if registered.aud.is_empty() {
+                return Err(ErrorKind::MissingClaim("aud").into());
+            }
+            if !registered.aud.iter().any(|a| inner.audiences.contains(a)) {
+                return Err(ErrorKind::WrongAudience.into());
+            }
+        }
+        if let Some(missing) = inner
+            .required_claims
+            .iter()
+            .find(|c| !claims.contains_key(**c))
+        {
+            return Err(ErrorKind::MissingClaim(missing).into());
+        }
+        Ok(())
+    }
+}
