@@ -1,0 +1,335 @@
+//! [`AuthLayer`]: authenticates every request before it reaches a handler.
+
+use crate::error::{AuthError, AuthErrorKind, ErrorResponder, Settings};
+use crate::future::ResponseFuture;
+use axum::response::{IntoResponse, Response};
+use http::header::{AUTHORIZATION, COOKIE};
+use http::{HeaderMap, HeaderName, Request, Uri};
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tollgate::{VerifiedToken, Verifier};
+use tower_layer::Layer;
+use tower_service::Service;
+
+/// The default cookie a token is read from.
+pub const DEFAULT_COOKIE: &str = "access_token";
+
+/// What the [`AuthLayer`] decided, placed in the request's extensions for the extractors,
+/// the guards and any later middleware.
+#[derive(Clone, Debug)]
+pub struct AuthContext {
+    token: Option<Arc<VerifiedToken>>,
+    pub(crate) settings: Settings,
+}
+
+impl AuthContext {
+    /// The verified token, or `None` when the layer is optional and no token was sent.
+    pub fn token(&self) -> Option<&Arc<VerifiedToken>> {
+        self.token.as_ref()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Config {
+    verifier: Verifier,
+    required: bool,
+    cookie: Option<String>,
+    header: Option<HeaderName>,
+    query: Option<String>,
+    settings: Settings,
+}
+
+/// Authenticates every request with a bearer token before it reaches the inner service.
+///
+/// Where the token is read from:
+/// - `Authorization: Bearer <token>` (scheme case-insensitive) — always;
+/// - a cookie, by default `access_token` ([`AuthLayer::cookie`], [`AuthLayer::without_cookie`]);
+/// - a custom header, opt-in ([`AuthLayer::header`]);
+/// - a query parameter, opt-in only ([`AuthLayer::query_parameter`]).
+///
+/// A token sent in two ways at once (two `Authorization` headers, header and query, the
+/// same cookie twice) is refused with 400 `invalid_request` (RFC 6750 §2). When both an
+/// `Authorization` header and the cookie are present, **the header wins** and the cookie is
+/// not read. `Authorization: Bearer` with no token, or with a space inside the token, is
+/// 400 `invalid_request`. Another scheme (`Basic …`) counts as no bearer token.
+///
+/// In required mode (the default) a request without a token gets 401 with
+/// `WWW-Authenticate: Bearer realm="…"`. In [optional](AuthLayer::optional) mode it reaches
+/// the handler without claims. Either way a token that is present but bad is refused with
+/// 401 `invalid_token` — a bad token is never treated as anonymous.
+///
+/// # Example
+/// ```
+/// use axum::{Router, routing::get};
+/// use tollgate::{Algorithm, Key, Verifier};
+/// use tollgate_axum::{AuthLayer, Claims};
+///
+/// async fn me(claims: Claims) -> String {
+///     claims.subject().unwrap_or_default().to_owned()
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let verifier = Verifier::builder().key(Key::hmac(&[7; 32], Algorithm::HS256)?).build()?;
+/// let app: Router = Router::new().route("/me", get(me)).layer(AuthLayer::new(verifier));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct AuthLayer {
+    config: Arc<Config>,
+}
+
+impl AuthLayer {
+    /// A layer that verifies with `verifier`: required mode, `Authorization` header and the
+    /// `access_token` cookie, realm `tollgate`, JSON error bodies.
+    pub fn new(verifier: Verifier) -> Self {
+        Self {
+            config: Arc::new(Config {
+                verifier,
+                required: true,
+                cookie: Some(DEFAULT_COOKIE.to_owned()),
+                header: None,
+                query: None,
+                settings: Settings::default(),
+            }),
+        }
+    }
+
+    fn config_mut(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.config)
+    }
+
+    /// Requests without a token reach the handler without claims (use
+    /// `Option<Claims<T>>`). A token that is present but bad is still refused.
+    pub fn optional(mut self) -> Self {
+        self.config_mut().required = false;
+        self
+    }
+
+    /// The realm named in `WWW-Authenticate` (default `tollgate`). Characters that cannot
+    /// appear in a quoted header string (`"`, `\`, control and non-ASCII) are dropped.
+    pub fn realm(mut self, realm: &str) -> Self {
+        let clean: String = realm
+            .chars()
+            .filter(|c| c.is_ascii() && !c.is_ascii_control() && *c != '"' && *c != '\\')
+            .collect();
+        self.config_mut().settings.realm = clean.into();
+        self
+    }
+
+    /// Reads the token from the cookie `name` when no header carries one.
+    pub fn cookie(mut self, name: impl Into<String>) -> Self {
+        self.config_mut().cookie = Some(name.into());
+        self
+    }
+
+    /// Never reads a cookie: only headers (and the query parameter, if enabled).
+    pub fn without_cookie(mut self) -> Self {
+        self.config_mut().cookie = None;
+        self
+    }
+
+    /// Also reads the raw token (no scheme) from the header `name`, e.g. `X-Api-Token`.
+    pub fn header(mut self, name: HeaderName) -> Self {
+        self.config_mut().header = Some(name);
+        self
+    }
+
+    /// Also reads the token from the query parameter `name` (RFC 6750 §2.3).
+    ///
+    /// # Security
+    /// URLs end up in access logs, browser history and `Referer` headers, so a token in
+    /// the query leaks. Enable this only where nothing else works (e.g. WebSocket or
+    /// server-sent-event connections from a browser), with short-lived tokens.
+    pub fn query_parameter(mut self, name: impl Into<String>) -> Self {
+        self.config_mut().query = Some(name.into());
+        self
+    }
+
+    /// Answers refusals with `responder` instead of the default JSON body. The
+    /// `WWW-Authenticate` header is added if the responder does not set one.
+    pub fn error_responder(mut self, responder: impl ErrorResponder) -> Self {
+        self.config_mut().settings.responder = Arc::new(responder);
+        self
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            config: self.config.clone(),
+        }
+    }
+}
+
+/// The service built by [`AuthLayer`].
+#[derive(Debug, Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+/// A place the token was found in.
+type Found<'a> = Option<Cow<'a, str>>;
+
+/// The one item of `values`; `Err(twice)` when there are several.
+fn single<T>(
+    mut values: impl Iterator<Item = T>,
+    twice: &'static str,
+) -> Result<Option<T>, &'static str> {
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(twice);
+    }
+    Ok(first)
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &HeaderName) -> impl Iterator<Item = &'a str> {
+    // A value that is not visible ASCII cannot hold a token; it becomes "" and is refused.
+    headers
+        .get_all(name)
+        .iter()
+        .map(|v| v.to_str().unwrap_or(""))
+}
+
+fn bearer(value: &str) -> Result<Found<'_>, &'static str> {
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(None);
+    }
+    let token = rest.trim_start_matches(' ');
+    if token.is_empty() || token.contains(|c: char| c.is_ascii_whitespace()) {
+        return Err("malformed bearer token");
+    }
+    Ok(Some(Cow::Borrowed(token)))
+}
+
+impl Config {
+    /// Finds the one token of the request; `Err` names why the request is malformed.
+    fn find_token<'a>(
+        &self,
+        headers: &'a HeaderMap,
+        uri: &'a Uri,
+    ) -> Result<Found<'a>, &'static str> {
+        let authorization = match single(
+            header_str(headers, &AUTHORIZATION),
+            "more than one Authorization header",
+        )? {
+            Some(value) => bearer(value)?,
+            None => None,
+        };
+        let custom = match &self.header {
+            Some(name) => single(
+                header_str(headers, name),
+                "token header sent more than once",
+            )?
+            .map(Cow::Borrowed),
+            None => None,
+        };
+        let query = match (&self.query, uri.query()) {
+            (Some(name), Some(query)) => single(
+                form_urlencoded::parse(query.as_bytes())
+                    .filter(|(k, _)| k == name)
+                    .map(|(_, v)| v),
+                "token query parameter sent more than once",
+            )?,
+            _ => None,
+        };
+        let mut explicit = [authorization, custom, query].into_iter().flatten();
+        let found = explicit.next();
+        if explicit.next().is_some() {
+            return Err("token sent in more than one way");
+        }
+        if let Some(token) = found {
+            if token.is_empty() {
+                return Err("empty token");
+            }
+            return Ok(Some(token));
+        }
+        let Some(cookie_name) = &self.cookie else {
+            return Ok(None);
+        };
+        let cookies = headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(cookie::Cookie::split_parse)
+            .filter_map(Result::ok)
+            .filter(|c| c.name() == cookie_name)
+            .map(|c| Cow::<str>::Owned(c.value().to_owned()));
+        // The same cookie twice may be a cookie planted from a sibling domain: refuse
+        // rather than guess which one the user meant.
+        match single(cookies, "token cookie sent more than once")? {
+            Some(token) if token.is_empty() => Ok(None),
+            other => Ok(other),
+        }
+    }
+
+    fn authenticate(&self, headers: &HeaderMap, uri: &Uri) -> Result<AuthContext, AuthError> {
+        let settings = &self.settings;
+        let token = self
+            .find_token(headers, uri)
+            .map_err(|why| AuthError::new(AuthErrorKind::InvalidRequest(why), settings))?;
+        let token = match token {
+            None if self.required => {
+                return Err(AuthError::new(AuthErrorKind::MissingToken, settings));
+            }
+            None => None,
+            Some(token) => Some(Arc::new(
+                self.verifier
+                    .verify(&token)
+                    .map_err(|e| AuthError::invalid_token(e, settings))?,
+            )),
+        };
+        Ok(AuthContext {
+            token,
+            settings: settings.clone(),
+        })
+    }
+}
+
+impl<S, B> Service<Request<B>> for AuthService<S>
+where
+    S: Service<Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        // Verification is synchronous CPU work (tens of µs), so it runs here and the inner
+        // service, already polled ready, is called at once: no clone of it is needed.
+        match self.config.authenticate(request.headers(), request.uri()) {
+            Ok(context) => {
+                match context.token() {
+                    Some(token) => tracing::debug!(
+                        target: "tollgate_axum::auth",
+                        outcome = "accepted",
+                        sub = token.subject(),
+                        jti = token.token_id(),
+                    ),
+                    None => tracing::debug!(target: "tollgate_axum::auth", outcome = "anonymous"),
+                }
+                request.extensions_mut().insert(context);
+                ResponseFuture::inner(self.inner.call(request))
+            }
+            Err(error) => {
+                tracing::debug!(
+                    target: "tollgate_axum::auth",
+                    outcome = "refused",
+                    status = error.status().as_u16(),
+                    reason = error.code(),
+                );
+                ResponseFuture::refused(error.into_response())
+            }
+        }
+    }
+}
