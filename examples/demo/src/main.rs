@@ -1,2 +1,59 @@
-//! tmp
-fn main() {}
+//! The tollgate demo: an API whose routes are protected by tollgate.
+//!
+//! ```text
+//! cargo run -p tollgate-demo
+//! ```
+//!
+//! Environment: `TOLLGATE_ADDR` (default `127.0.0.1:3000`; port 0 picks a free one),
+//! `TOLLGATE_ISSUER` (default `tollgate-demo`), `TOLLGATE_AUDIENCE` (default
+//! `tollgate-demo-api`), `RUST_LOG` (default `info,tollgate_axum=debug`).
+//!
+//! It generates a signing key at start, so tokens from an earlier run are refused.
+
+use std::env;
+use tollgate_demo::{DemoConfig, app};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,tollgate_axum=debug")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let addr = env::var("TOLLGATE_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let mut config = DemoConfig::default();
+    if let Ok(issuer) = env::var("TOLLGATE_ISSUER") {
+        config.issuer = issuer;
+    }
+    if let Ok(audience) = env::var("TOLLGATE_AUDIENCE") {
+        config.audience = audience;
+    }
+
+    let router = app(&config)?;
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    println!("tollgate demo listening on {base}");
+    println!(
+        r#"
+Try it:
+  curl -s {base}/health
+  TOKEN=$(curl -s -X POST {base}/login -H 'content-type: application/json' \
+      -d '{{"username":"alice","password":"alice"}}' | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+  curl -s {base}/me -H "Authorization: Bearer $TOKEN"
+  curl -si {base}/admin -H "Authorization: Bearer $TOKEN"     # 403: alice is not an admin
+  curl -si {base}/me                                          # 401: no token
+  curl -s {base}/.well-known/jwks.json
+(log in as admin/admin for /admin)"#
+    );
+
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

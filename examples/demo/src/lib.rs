@@ -1,0 +1,141 @@
+//! The tollgate demo API: the routes, so that tests can drive them without a socket.
+//!
+//! Run it with `cargo run -p tollgate-demo`; see `main.rs` for the environment variables.
+//!
+//! | route | auth | answer |
+//! |---|---|---|
+//! | `GET /health` | none | `200 ok` |
+//! | `POST /login` `{"username","password"}` | none | `{"access_token","token_type":"Bearer","expires_in"}` and an `access_token` cookie; 401 for bad credentials |
+//! | `GET /me` | token | the caller's claims as JSON |
+//! | `GET /admin` | token with role `admin` | `{"message": …}`; 403 `insufficient_scope` otherwise |
+//! | `GET /.well-known/jwks.json` | none | the public keys the demo signs with |
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use tollgate::{ConfigError, Signer, SigningKey, TokenRequest, Verifier};
+use tollgate_axum::{AuthLayer, Claims, RequireRole};
+
+/// Settings of the demo, read from the environment by `main`.
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    /// `iss` of the tokens (`TOLLGATE_ISSUER`).
+    pub issuer: String,
+    /// `aud` of the tokens (`TOLLGATE_AUDIENCE`).
+    pub audience: String,
+    /// Lifetime of a token.
+    pub ttl: Duration,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self {
+            issuer: "tollgate-demo".into(),
+            audience: "tollgate-demo-api".into(),
+            ttl: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// The demo's users: name, password, roles. A real service checks a password hash.
+const USERS: &[(&str, &str, &[&str])] = &[
+    ("alice", "alice", &["user"]),
+    ("admin", "admin", &["user", "admin"]),
+];
+
+#[derive(Debug)]
+struct AppState {
+    signer: Signer,
+}
+
+/// Builds the demo router with a freshly generated Ed25519 signing key.
+pub fn app(config: &DemoConfig) -> Result<Router, ConfigError> {
+    let signer = Signer::builder(SigningKey::generate_ed25519("demo-1")?)
+        .issuer(config.issuer.clone())
+        .audience(config.audience.clone())
+        .ttl(config.ttl)
+        .build()?;
+    let verifier = Verifier::builder()
+        .keys(signer.verification_keys()?)
+        .issuer(config.issuer.clone())
+        .audience(config.audience.clone())
+        .build()?;
+
+    let protected = Router::new()
+        .route("/me", get(me))
+        .route(
+            "/admin",
+            get(admin).route_layer(RequireRole::any(["admin"])),
+        )
+        .route_layer(AuthLayer::new(verifier).realm("tollgate-demo"));
+
+    Ok(Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/login", post(login))
+        .route("/.well-known/jwks.json", get(jwks))
+        .merge(protected)
+        .with_state(Arc::new(AppState { signer })))
+}
+
+#[derive(Deserialize)]
+struct Login {
+    username: String,
+    password: String,
+}
+
+async fn login(State(state): State<Arc<AppState>>, Json(login): Json<Login>) -> Response {
+    let user = USERS
+        .iter()
+        .find(|(name, password, _)| *name == login.username && *password == login.password);
+    let Some((name, _, roles)) = user else {
+        let body = json!({"error": "invalid_credentials", "error_description": "unknown user or wrong password"});
+        return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+    };
+    let issued = match state
+        .signer
+        .issue(&TokenRequest::new(*name).roles(roles.iter().copied()))
+    {
+        Ok(issued) => issued,
+        Err(error) => {
+            tracing::error!(%error, "could not issue a token");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let cookie = cookie::Cookie::build((tollgate_axum::DEFAULT_COOKIE, issued.token.clone()))
+        .http_only(true)
+        .secure(true)
+        .same_site(cookie::SameSite::Strict)
+        .path("/")
+        .max_age(cookie::time::Duration::seconds(issued.expires_in as i64))
+        .build();
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+        headers.insert(header::SET_COOKIE, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let body = json!({
+        "access_token": issued.token,
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in,
+    });
+    tracing::info!(user = *name, jti = %issued.jti, "issued a token");
+    (headers, Json(body)).into_response()
+}
+
+async fn me(claims: Claims) -> Json<Value> {
+    Json(claims.claims().clone())
+}
+
+async fn admin(claims: Claims) -> Json<Value> {
+    Json(json!({ "message": format!("welcome, {}", claims.subject().unwrap_or("admin")) }))
+}
+
+async fn jwks(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(state.signer.jwks())
+}
