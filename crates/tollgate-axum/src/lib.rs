@@ -57,3 +57,8 @@ pub use extract::Claims;
 pub use future::ResponseFuture;
 pub use guard::{Guard, HasRole, HasScope, RequireRole, RequireScope, RoleSet, ScopeSet};
 pub use layer::{AuthContext, AuthLayer, AuthService, DEFAULT_COOKIE};
+
+// The README's usage example is compiled as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
