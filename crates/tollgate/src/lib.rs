@@ -44,7 +44,7 @@
 //!
 //! | feature | default | what it does |
 //! |---|---|---|
-//! | `aws_lc_rs` | yes | crypto through aws-lc-rs (fastest: RS256 verification ≈4× faster than `rust_crypto` here) |
+//! | `aws_lc_rs` | yes | crypto through aws-lc-rs, the faster backend (needs a C compiler) |
 //! | `rust_crypto` | no | crypto through the pure-Rust RustCrypto crates, for builds without a C compiler |
 //!
 //! Exactly one backend is needed; with both enabled, aws-lc-rs is used.

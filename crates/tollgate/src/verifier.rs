@@ -267,7 +267,12 @@ fn optional_str<'a>(map: &'a Map<String, Value>, name: &str) -> Result<Option<&'
 /// `typ`/`cty` comparison per RFC 7515 §4.1.9: case-insensitive, `application/` optional.
 fn media_type_eq(actual: &str, expected: &str) -> bool {
     let strip = |s: &str| {
-        if s.len() > 12 && s[..12].eq_ignore_ascii_case("application/") {
+        // `get`, not `s[..12]`: the header is untrusted and byte 12 may fall inside a
+        // multi-byte character, where slicing would panic.
+        if s.len() > 12
+            && s.get(..12)
+                .is_some_and(|p| p.eq_ignore_ascii_case("application/"))
+        {
             s[12..].to_owned()
         } else {
             s.to_owned()
