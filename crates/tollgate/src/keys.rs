@@ -419,9 +419,15 @@ impl KeySet {
         Self::default()
     }
 
-    /// Adds `key`. Two keys with one `kid` are refused.
+    /// Adds `key`. Two keys with one `kid` are refused, and so is a `kid` no token could
+    /// name (empty, longer than [`MAX_KID_LEN`], or with control characters).
     pub fn insert(&mut self, key: Key) -> Result<(), ConfigError> {
         if let Some(kid) = key.kid() {
+            if !kid_is_plausible(kid) {
+                return Err(ConfigError::InvalidKey(format!(
+                    "a kid must be 1 to {MAX_KID_LEN} bytes without control characters"
+                )));
+            }
             if self.by_kid.contains_key(kid) {
                 return Err(ConfigError::DuplicateKeyId(kid.to_owned()));
             }

@@ -620,3 +620,24 @@ fn weak_secret_error_does_not_quote_the_secret() {
     assert_no_secret("ConfigError Display", &error.to_string());
     assert_no_secret("ConfigError Debug", &format!("{error:?}"));
 }
+
+#[test]
+fn a_kid_no_token_could_name_is_refused_at_load() {
+    for kid in [
+        String::new(),
+        "k".repeat(tollgate::keys::MAX_KID_LEN + 1),
+        "a\nb".to_owned(),
+    ] {
+        let key = Key::hmac(&[9u8; 32], Algorithm::HS256)
+            .unwrap()
+            .with_kid(kid);
+        assert!(matches!(
+            KeySet::new().insert(key),
+            Err(ConfigError::InvalidKey(_))
+        ));
+    }
+    let longest = Key::hmac(&[9u8; 32], Algorithm::HS256)
+        .unwrap()
+        .with_kid("k".repeat(tollgate::keys::MAX_KID_LEN));
+    assert!(KeySet::new().insert(longest).is_ok());
+}
