@@ -33,6 +33,9 @@ pub enum AuthErrorKind {
     /// A handler or guard asked for claims but no [`crate::AuthLayer`] ran (500: a bug in
     /// the application's router, not the client's fault).
     MissingLayer,
+    /// The revocation store could not be asked and the answer was not cached (503, when
+    /// the layer fails closed).
+    StoreUnavailable,
 }
 
 /// Why a request was refused, with everything needed to answer it.
@@ -118,6 +121,7 @@ impl AuthError {
             AuthErrorKind::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             AuthErrorKind::InsufficientScope => StatusCode::FORBIDDEN,
             AuthErrorKind::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR,
+            AuthErrorKind::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -129,6 +133,7 @@ impl AuthError {
             AuthErrorKind::InvalidToken(_) => Some("invalid_token"),
             AuthErrorKind::InsufficientScope => Some("insufficient_scope"),
             AuthErrorKind::MissingLayer => Some("server_error"),
+            AuthErrorKind::StoreUnavailable => Some("temporarily_unavailable"),
         }
     }
 
@@ -141,6 +146,7 @@ impl AuthError {
             AuthErrorKind::InvalidToken(kind) => kind.code(),
             AuthErrorKind::InsufficientScope => "insufficient_scope",
             AuthErrorKind::MissingLayer => "auth_layer_missing",
+            AuthErrorKind::StoreUnavailable => "revocation_unavailable",
         }
     }
 
@@ -155,12 +161,16 @@ impl AuthError {
                 "tollgate: no AuthLayer ran for this route; add \
                  .layer(tollgate_axum::AuthLayer::new(verifier)) to the Router"
             }
+            AuthErrorKind::StoreUnavailable => "revocation status unavailable, try again",
         }
     }
 
     /// The `WWW-Authenticate` challenge for this error (RFC 6750 §3), if it has one.
     pub fn challenge(&self) -> Option<HeaderValue> {
-        if self.kind == AuthErrorKind::MissingLayer {
+        if matches!(
+            self.kind,
+            AuthErrorKind::MissingLayer | AuthErrorKind::StoreUnavailable
+        ) {
             return None;
         }
         let mut value = format!("Bearer realm=\"{}\"", self.realm);
@@ -274,6 +284,13 @@ fn render(error: AuthError) -> Response {
         && let Some(challenge) = error.challenge()
     {
         response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+    }
+    if error.kind == AuthErrorKind::StoreUnavailable
+        && !response.headers().contains_key(http::header::RETRY_AFTER)
+    {
+        response
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     response.extensions_mut().insert(error);
     response

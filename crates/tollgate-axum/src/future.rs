@@ -1,5 +1,7 @@
-//! The response future shared by the authentication layer and the guards: either the
-//! inner service's future, or a refusal that is ready at once. No boxing on the hot path.
+//! The response future shared by the authentication layer and the guards: the inner
+//! service's future, a refusal that is ready at once, or — only when a revocation store
+//! must be asked over the network — a boxed future that asks it and then calls the inner
+//! service. The common paths are not boxed.
 
 use axum::response::Response;
 use pin_project_lite::pin_project;
@@ -7,9 +9,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+/// A boxed future yielding what the inner service's future yields.
+pub(crate) type Pending<F> = Pin<Box<dyn Future<Output = <F as Future>::Output> + Send>>;
+
 pin_project! {
     /// Response future of [`crate::AuthService`] and of the guards.
-    pub struct ResponseFuture<F> {
+    pub struct ResponseFuture<F: Future> {
         #[pin]
         state: State<F>,
     }
@@ -17,16 +22,23 @@ pin_project! {
 
 pin_project! {
     #[project = StateProj]
-    enum State<F> {
+    enum State<F: Future> {
         Inner { #[pin] future: F },
+        Pending { future: Pending<F> },
         Refused { response: Option<Response> },
     }
 }
 
-impl<F> ResponseFuture<F> {
+impl<F: Future> ResponseFuture<F> {
     pub(crate) fn inner(future: F) -> Self {
         Self {
             state: State::Inner { future },
+        }
+    }
+
+    pub(crate) fn pending(future: Pending<F>) -> Self {
+        Self {
+            state: State::Pending { future },
         }
     }
 
@@ -39,7 +51,7 @@ impl<F> ResponseFuture<F> {
     }
 }
 
-impl<F> std::fmt::Debug for ResponseFuture<F> {
+impl<F: Future> std::fmt::Debug for ResponseFuture<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
@@ -54,6 +66,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             StateProj::Inner { future } => future.poll(cx),
+            StateProj::Pending { future } => future.as_mut().poll(cx),
             StateProj::Refused { response } => Poll::Ready(Ok(response
                 .take()
                 .expect("ResponseFuture polled after completion"))),

@@ -8,7 +8,8 @@ use http::{HeaderMap, HeaderName, Request, Uri};
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use tollgate::{VerifiedToken, Verifier};
+use tollgate::revocation::{RevocationStore, TokenRef};
+use tollgate::{ErrorKind, VerifiedToken, Verifier};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -37,7 +38,23 @@ struct Config {
     cookie: Option<String>,
     header: Option<HeaderName>,
     query: Option<String>,
+    revocation: Option<Arc<dyn RevocationStore>>,
+    fail_open: bool,
     settings: Settings,
+}
+
+/// What the layer does when the revocation store cannot answer and the answer is not
+/// cached; see [`AuthLayer::on_store_error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum StoreFailure {
+    /// Refuse the request with 503 and `Retry-After` (the default): a revoked token is never
+    /// let through, at the price of availability while the store is down.
+    #[default]
+    FailClosed,
+    /// Let the request through as if the token were not revoked, logging a warning: the
+    /// service stays up, at the price of honouring revocations only once the store is back.
+    FailOpen,
 }
 
 /// Authenticates every request with a bearer token before it reaches the inner service.
@@ -91,6 +108,8 @@ impl AuthLayer {
                 cookie: Some(DEFAULT_COOKIE.to_owned()),
                 header: None,
                 query: None,
+                revocation: None,
+                fail_open: false,
                 settings: Settings::default(),
             }),
         }
@@ -147,6 +166,24 @@ impl AuthLayer {
         self
     }
 
+    /// Refuses revoked tokens, asking `store` after the signature and claims passed (a
+    /// forged token causes no lookup). A revoked token gets 401 `invalid_token`,
+    /// `error_description="token revoked"`.
+    ///
+    /// Put a [`tollgate::CachingStore`] in front of a remote store so that most requests are
+    /// answered from memory without awaiting anything.
+    pub fn revocation(mut self, store: impl RevocationStore) -> Self {
+        self.config_mut().revocation = Some(Arc::new(store));
+        self
+    }
+
+    /// What to do when the revocation store cannot answer (default
+    /// [`StoreFailure::FailClosed`]: 503).
+    pub fn on_store_error(mut self, policy: StoreFailure) -> Self {
+        self.config_mut().fail_open = policy == StoreFailure::FailOpen;
+        self
+    }
+
     /// Answers refusals with `responder` instead of the default JSON body. The
     /// `WWW-Authenticate` header is added if the responder does not set one.
     pub fn error_responder(mut self, responder: impl ErrorResponder) -> Self {
@@ -196,6 +233,11 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &HeaderName) -> impl Iterator<It
         .map(|v| v.to_str().unwrap_or(""))
 }
 
+fn is_bearer_scheme(value: &[u8]) -> bool {
+    let scheme = value.split(|b| *b == b' ').next().unwrap_or_default();
+    scheme.eq_ignore_ascii_case(b"bearer")
+}
+
 fn bearer(value: &str) -> Result<Found<'_>, &'static str> {
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
@@ -216,10 +258,18 @@ impl Config {
         uri: &'a Uri,
     ) -> Result<Found<'a>, &'static str> {
         let authorization = match single(
-            header_str(headers, &AUTHORIZATION),
+            headers.get_all(AUTHORIZATION).iter(),
             "more than one Authorization header",
         )? {
-            Some(value) => bearer(value)?,
+            Some(value) => match value.to_str() {
+                Ok(value) => bearer(value)?,
+                // Not visible ASCII, so not a valid token; but under the Bearer scheme a
+                // token *was* sent, and a bad token must never pass for no token.
+                Err(_) if is_bearer_scheme(value.as_bytes()) => {
+                    return Err("malformed bearer token");
+                }
+                Err(_) => None,
+            },
             None => None,
         };
         let custom = match &self.header {
@@ -292,9 +342,58 @@ impl Config {
     }
 }
 
+/// Logs the layer's decision: one event per request, with `sub` and `jti`, never the token.
+fn log_decision(context: Result<&AuthContext, &AuthError>) {
+    match context {
+        Ok(context) => match context.token() {
+            Some(token) => tracing::debug!(
+                target: "tollgate_axum::auth",
+                outcome = "accepted",
+                sub = token.subject(),
+                jti = token.token_id(),
+            ),
+            None => tracing::debug!(target: "tollgate_axum::auth", outcome = "anonymous"),
+        },
+        Err(error) => tracing::debug!(
+            target: "tollgate_axum::auth",
+            outcome = "refused",
+            status = error.status().as_u16(),
+            reason = error.code(),
+        ),
+    }
+}
+
+/// The revocation verdict for an accepted request: `Ok` to go on, `Err` to refuse.
+fn revocation_verdict(
+    config: &Config,
+    context: &AuthContext,
+    checked: Result<tollgate::revocation::Status, tollgate::revocation::StoreError>,
+) -> Result<(), AuthError> {
+    match checked {
+        Ok(status) if status.is_revoked() => Err(AuthError::invalid_token(
+            tollgate::Error::new(ErrorKind::Revoked),
+            &context.settings,
+        )),
+        Ok(_) => Ok(()),
+        Err(error) if config.fail_open => {
+            tracing::warn!(target: "tollgate_axum::auth", %error, "revocation store unavailable; failing open");
+            Ok(())
+        }
+        Err(error) => {
+            tracing::warn!(target: "tollgate_axum::auth", %error, "revocation store unavailable; failing closed");
+            Err(AuthError::new(
+                AuthErrorKind::StoreUnavailable,
+                &context.settings,
+            ))
+        }
+    }
+}
+
 impl<S, B> Service<Request<B>> for AuthService<S>
 where
-    S: Service<Request<B>, Response = Response>,
+    S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
 {
     type Response = Response;
     type Error = S::Error;
@@ -305,31 +404,53 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        // Verification is synchronous CPU work (tens of µs), so it runs here and the inner
-        // service, already polled ready, is called at once: no clone of it is needed.
-        match self.config.authenticate(request.headers(), request.uri()) {
-            Ok(context) => {
-                match context.token() {
-                    Some(token) => tracing::debug!(
-                        target: "tollgate_axum::auth",
-                        outcome = "accepted",
-                        sub = token.subject(),
-                        jti = token.token_id(),
-                    ),
-                    None => tracing::debug!(target: "tollgate_axum::auth", outcome = "anonymous"),
-                }
-                request.extensions_mut().insert(context);
-                ResponseFuture::inner(self.inner.call(request))
-            }
+        // Verification is synchronous CPU work (tens of µs), so it runs here.
+        let context = match self.config.authenticate(request.headers(), request.uri()) {
+            Ok(context) => context,
             Err(error) => {
-                tracing::debug!(
-                    target: "tollgate_axum::auth",
-                    outcome = "refused",
-                    status = error.status().as_u16(),
-                    reason = error.code(),
-                );
-                ResponseFuture::refused(error.into_response())
+                log_decision(Err(&error));
+                return ResponseFuture::refused(error.into_response());
             }
+        };
+        let (Some(store), Some(token)) = (&self.config.revocation, context.token()) else {
+            log_decision(Ok(&context));
+            request.extensions_mut().insert(context);
+            return ResponseFuture::inner(self.inner.call(request));
+        };
+        let token = TokenRef::new(token);
+        if let Some(status) = store.check_now(&token) {
+            return match revocation_verdict(&self.config, &context, Ok(status)) {
+                Ok(()) => {
+                    log_decision(Ok(&context));
+                    request.extensions_mut().insert(context);
+                    ResponseFuture::inner(self.inner.call(request))
+                }
+                Err(error) => {
+                    log_decision(Err(&error));
+                    ResponseFuture::refused(error.into_response())
+                }
+            };
         }
+        // The store must be asked over the network. The service polled ready is the one
+        // to call after the await, so it moves into the future and a clone stays here
+        // (tower's readiness contract).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let config = self.config.clone();
+        let store = store.clone();
+        ResponseFuture::pending(Box::pin(async move {
+            let checked = store.check(&token).await;
+            match revocation_verdict(&config, &context, checked) {
+                Ok(()) => {
+                    log_decision(Ok(&context));
+                    request.extensions_mut().insert(context);
+                    inner.call(request).await
+                }
+                Err(error) => {
+                    log_decision(Err(&error));
+                    Ok(error.into_response())
+                }
+            }
+        }))
     }
 }

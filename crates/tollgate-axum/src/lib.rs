@@ -56,7 +56,7 @@ pub use error::{AuthError, AuthErrorKind, DefaultErrorResponder, ErrorResponder}
 pub use extract::Claims;
 pub use future::ResponseFuture;
 pub use guard::{Guard, HasRole, HasScope, RequireRole, RequireScope, RoleSet, ScopeSet};
-pub use layer::{AuthContext, AuthLayer, AuthService, DEFAULT_COOKIE};
+pub use layer::{AuthContext, AuthLayer, AuthService, DEFAULT_COOKIE, StoreFailure};
 
 // The README's usage example is compiled as a doc test.
 #[cfg(doctest)]

@@ -167,6 +167,8 @@ pub struct VerifiedToken<T = Value> {
     pub(crate) registered: RegisteredClaims,
     pub(crate) roles: Vec<String>,
     pub(crate) scopes: Vec<String>,
+    /// For a token without `jti`: `sha256:` and the hash of its decoded claim set.
+    pub(crate) fingerprint: Option<String>,
     pub(crate) claims: T,
 }
 
@@ -194,6 +196,17 @@ impl<T> VerifiedToken<T> {
     /// `jti`, if present.
     pub fn token_id(&self) -> Option<&str> {
         self.registered.jti.as_deref()
+    }
+
+    /// The name revocation uses for this token: its `jti`, or for a token without one,
+    /// `sha256:` followed by the base64url SHA-256 of its *decoded* claim set (never of the
+    /// raw token text, so a re-encoded copy of a revoked token is still revoked).
+    pub fn revocation_id(&self) -> &str {
+        self.registered
+            .jti
+            .as_deref()
+            .or(self.fingerprint.as_deref())
+            .unwrap_or_default()
     }
 
     /// The roles read from the configured claim path.
@@ -237,6 +250,7 @@ impl<T> VerifiedToken<T> {
             registered: self.registered.clone(),
             roles: self.roles.clone(),
             scopes: self.scopes.clone(),
+            fingerprint: self.fingerprint.clone(),
             claims: f(&self.claims)?,
         })
     }

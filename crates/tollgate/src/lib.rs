@@ -11,6 +11,8 @@
 //!   a token was refused.
 //! - [`VerifiedToken`]: registered claims, roles, scopes and the application's own type.
 //! - [`Signer`]: mints tokens and publishes its public key as a JWK Set.
+//! - [`revocation`]: the [`RevocationStore`] trait, the in-memory [`MemoryStore`] and the
+//!   [`CachingStore`] that puts a moka cache in front of any store.
 //!
 //! # Example
 //! ```
@@ -56,6 +58,7 @@ mod claims;
 mod error;
 mod json;
 pub mod keys;
+pub mod revocation;
 pub mod signer;
 pub mod verifier;
 
@@ -63,5 +66,6 @@ pub use claims::{ClaimPath, RegisteredClaims, VerifiedToken};
 pub use error::{ConfigError, Error, ErrorKind};
 pub use jsonwebtoken::Algorithm;
 pub use keys::{Key, KeySet};
+pub use revocation::{CachingStore, MemoryStore, RevocationStore};
 pub use signer::{IssueError, IssuedToken, Signer, SignerBuilder, SigningKey, TokenRequest};
 pub use verifier::{Verifier, VerifierBuilder};

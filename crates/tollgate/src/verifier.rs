@@ -37,6 +37,7 @@ use crate::keys::{Key, KeySet, ensure_crypto_provider, kid_is_plausible};
 use crate::{Algorithm, json};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::jwk::ThumbprintHash;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -281,6 +282,16 @@ fn media_type_eq(actual: &str, expected: &str) -> bool {
     strip(actual).eq_ignore_ascii_case(&strip(expected))
 }
 
+/// Names a token without `jti` for revocation: a hash of its *decoded* claim set, so a
+/// re-encoded copy (another signature encoding, another base64 spelling) has the same name.
+fn fingerprint(payload: &[u8]) -> Result<String, Error> {
+    let provider = jsonwebtoken::crypto::CryptoProvider::try_get_default()
+        .ok_or(Error::new(ErrorKind::MalformedClaims))?;
+    let digest = (provider.key_utils.compute_digest)(payload, ThumbprintHash::SHA256)
+        .map_err(|e| Error::with_source(ErrorKind::MalformedClaims, e))?;
+    Ok(format!("sha256:{}", URL_SAFE_NO_PAD.encode(digest)))
+}
+
 fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -342,12 +353,17 @@ impl Verifier {
 
         let roles = read_roles(inner.roles_claim.lookup(&claims));
         let scopes = read_scopes(&claims);
+        let fingerprint = match registered.jti {
+            Some(_) => None,
+            None => Some(fingerprint(&payload)?),
+        };
         Ok(VerifiedToken {
             algorithm: header.alg,
             kid: key.kid().map(str::to_owned),
             registered,
             roles,
             scopes,
+            fingerprint,
             claims: Value::Object(claims),
         })
     }

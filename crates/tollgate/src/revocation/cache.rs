@@ -1,0 +1,365 @@
+//! [`CachingStore`]: a bounded moka cache in front of any [`RevocationStore`].
+
+use super::{
+    BoxFuture, Invalidation, InvalidationListener, RevocationStore, Status, StoreError, TokenRef,
+    entry_key, now_secs,
+};
+use moka::Expiry;
+use moka::sync::Cache;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+use tokio::sync::OnceCell;
+
+/// Default bound on how long a "not revoked" answer is trusted while the backend pushes
+/// invalidations: pushes, not this bound, make revocations visible.
+pub const DEFAULT_ACTIVE_TTL_WITH_PUSH: Duration = Duration::from_secs(60);
+/// Default bound on how long a "not revoked" answer is trusted when the backend cannot
+/// push, or its push channel is down: the worst-case staleness of a revocation.
+pub const DEFAULT_ACTIVE_TTL: Duration = Duration::from_secs(1);
+/// Default maximum number of cached answers.
+pub const DEFAULT_MAX_ENTRIES: u64 = 100_000;
+
+/// One cached answer for one token.
+#[derive(Debug, Clone)]
+struct Cached {
+    status: Status,
+    /// The token's `exp`: no answer outlives the token.
+    until: u64,
+    /// How long an `Active` answer is trusted, fixed when it was cached.
+    active_ttl: Duration,
+}
+
+struct CachedExpiry;
+
+impl CachedExpiry {
+    fn lifetime(cached: &Cached) -> Option<Duration> {
+        let to_exp = Duration::from_secs(cached.until.saturating_sub(now_secs()));
+        Some(match cached.status {
+            Status::Active => to_exp.min(cached.active_ttl),
+            _ => to_exp,
+        })
+    }
+}
+
+impl Expiry<String, Cached> for CachedExpiry {
+    fn expire_after_create(&self, _: &String, cached: &Cached, _: Instant) -> Option<Duration> {
+        Self::lifetime(cached)
+    }
+
+    fn expire_after_update(
+        &self,
+        _: &String,
+        cached: &Cached,
+        _: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Self::lifetime(cached)
+    }
+}
+
+type Inflight = Arc<OnceCell<Result<Status, Arc<StoreError>>>>;
+
+struct Shared<S> {
+    store: S,
+    cache: Cache<String, Cached>,
+    /// One cell per token whose answer is being fetched: concurrent misses share it.
+    inflight: Mutex<HashMap<String, Inflight>>,
+    /// Bumped by every invalidation. A fetch that started before one does not cache its
+    /// answer: it may predate the revocation that was just pushed.
+    generation: AtomicU64,
+    /// Whether the backend's push channel is up right now.
+    pushing: AtomicBool,
+    active_ttl: Duration,
+    active_ttl_with_push: Duration,
+}
+
+/// Caches a store's answers in a bounded moka cache; implements [`RevocationStore`] itself.
+///
+/// - "Revoked" answers are cached until the token's `exp`.
+/// - "Not revoked" answers are cached for at most [`CachingStoreBuilder::active_ttl`]
+///   (default 1 s) — **the worst-case delay before a revocation made elsewhere is seen**
+///   when the backend cannot push invalidations or its push channel is down — or
+///   [`CachingStoreBuilder::active_ttl_with_push`] (default 60 s) while it is up, since
+///   every revocation is then pushed and applied at once.
+/// - When the push channel drops, every "not revoked" answer is forgotten.
+/// - Concurrent misses for one token share one backend call.
+/// - Revocations made through this store update its cache at once.
+///
+/// Clones share the same cache.
+pub struct CachingStore<S> {
+    shared: Arc<Shared<S>>,
+}
+
+impl<S> Clone for CachingStore<S> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for CachingStore<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachingStore")
+            .field("store", &self.shared.store)
+            .field("entries", &self.shared.cache.entry_count())
+            .field("pushing", &self.shared.pushing.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// Builds a [`CachingStore`]; see [`CachingStore::builder`].
+#[derive(Debug)]
+#[must_use]
+pub struct CachingStoreBuilder<S> {
+    store: S,
+    max_entries: u64,
+    active_ttl: Duration,
+    active_ttl_with_push: Duration,
+}
+
+impl<S: RevocationStore> CachingStoreBuilder<S> {
+    /// At most `n` cached answers (default 100 000); the least useful are evicted first.
+    pub fn max_entries(mut self, n: u64) -> Self {
+        self.max_entries = n;
+        self
+    }
+
+    /// How long a "not revoked" answer is trusted without push invalidation (default 1 s).
+    pub fn active_ttl(mut self, ttl: Duration) -> Self {
+        self.active_ttl = ttl;
+        self
+    }
+
+    /// How long a "not revoked" answer is trusted while the backend pushes (default 60 s).
+    pub fn active_ttl_with_push(mut self, ttl: Duration) -> Self {
+        self.active_ttl_with_push = ttl;
+        self
+    }
+
+    /// Builds the store and subscribes to the backend's invalidations, if it has any.
+    pub fn build(self) -> CachingStore<S> {
+        let shared = Arc::new(Shared {
+            store: self.store,
+            cache: Cache::builder()
+                .max_capacity(self.max_entries)
+                .expire_after(CachedExpiry)
+                .support_invalidation_closures()
+                .build(),
+            inflight: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+            pushing: AtomicBool::new(false),
+            active_ttl: self.active_ttl,
+            active_ttl_with_push: self.active_ttl_with_push,
+        });
+        let weak: Weak<Shared<S>> = Arc::downgrade(&shared);
+        let listener: InvalidationListener = Arc::new(move |event| {
+            if let Some(shared) = weak.upgrade() {
+                shared.apply(event);
+            }
+        });
+        shared.store.subscribe(listener);
+        CachingStore { shared }
+    }
+}
+
+impl<S: RevocationStore> CachingStore<S> {
+    /// A cache with the defaults in front of `store`.
+    pub fn new(store: S) -> Self {
+        Self::builder(store).build()
+    }
+
+    /// A builder around `store`.
+    pub fn builder(store: S) -> CachingStoreBuilder<S> {
+        CachingStoreBuilder {
+            store,
+            max_entries: DEFAULT_MAX_ENTRIES,
+            active_ttl: DEFAULT_ACTIVE_TTL,
+            active_ttl_with_push: DEFAULT_ACTIVE_TTL_WITH_PUSH,
+        }
+    }
+
+    /// The store behind the cache.
+    pub fn inner(&self) -> &S {
+        &self.shared.store
+    }
+
+    /// Whether the backend's push channel is up, so "not revoked" answers are trusted for
+    /// the longer bound.
+    pub fn is_pushing(&self) -> bool {
+        self.shared.pushing.load(Ordering::Acquire)
+    }
+
+    /// Number of cached answers, after pending expiries ran.
+    pub fn cached_entries(&self) -> u64 {
+        self.shared.cache.run_pending_tasks();
+        self.shared.cache.entry_count()
+    }
+}
+
+fn cache_key(token: &TokenRef) -> String {
+    entry_key('c', &token.issuer, &token.id)
+}
+
+impl<S: RevocationStore> Shared<S> {
+    fn apply(&self, event: Invalidation) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        match event {
+            Invalidation::Token { issuer, id } => {
+                self.cache.invalidate(&entry_key('c', &issuer, &id));
+            }
+            // Answers are cached per token, not per subject; subject changes are rare, so
+            // every answer a cut-off could change is dropped.
+            Invalidation::Subject { .. } => {
+                self.forget(|status| status != Status::TokenRevoked);
+            }
+            Invalidation::Connected => self.pushing.store(true, Ordering::Release),
+            Invalidation::Disconnected => {
+                self.pushing.store(false, Ordering::Release);
+                self.forget(|status| status == Status::Active);
+            }
+        }
+    }
+
+    fn forget(&self, which: impl Fn(Status) -> bool + Send + Sync + 'static) {
+        if self
+            .cache
+            .invalidate_entries_if(move |_, cached| which(cached.status))
+            .is_err()
+        {
+            // Only possible without support_invalidation_closures, which build() sets.
+            self.cache.invalidate_all();
+        }
+    }
+
+    fn active_ttl(&self) -> Duration {
+        if self.pushing.load(Ordering::Acquire) {
+            self.active_ttl_with_push
+        } else {
+            self.active_ttl
+        }
+    }
+
+    async fn fetch(&self, key: &str, token: &TokenRef) -> Result<Status, Arc<StoreError>> {
+        let generation = self.generation.load(Ordering::Acquire);
+        let status = self.store.check(token).await.map_err(Arc::new)?;
+        if self.generation.load(Ordering::Acquire) == generation {
+            let cached = Cached {
+                status,
+                until: token.until,
+                active_ttl: self.active_ttl(),
+            };
+            self.cache.insert(key.to_owned(), cached);
+        }
+        Ok(status)
+    }
+}
+
+impl<S: RevocationStore> RevocationStore for CachingStore<S> {
+    fn revoke_token<'a>(
+        &'a self,
+        issuer: &'a str,
+        id: &'a str,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.shared.store.revoke_token(issuer, id, until).await?;
+            self.shared.generation.fetch_add(1, Ordering::AcqRel);
+            let cached = Cached {
+                status: Status::TokenRevoked,
+                until,
+                active_ttl: Duration::ZERO,
+            };
+            self.shared.cache.insert(entry_key('c', issuer, id), cached);
+            Ok(())
+        })
+    }
+
+    fn revoke_subject<'a>(
+        &'a self,
+        issuer: &'a str,
+        subject: &'a str,
+        before: u64,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.shared
+                .store
+                .revoke_subject(issuer, subject, before, until)
+                .await?;
+            self.shared.apply(Invalidation::Subject {
+                issuer: issuer.to_owned(),
+                subject: subject.to_owned(),
+            });
+            Ok(())
+        })
+    }
+
+    fn remove_token<'a>(
+        &'a self,
+        issuer: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.shared.store.remove_token(issuer, id).await?;
+            self.shared.apply(Invalidation::Token {
+                issuer: issuer.to_owned(),
+                id: id.to_owned(),
+            });
+            Ok(())
+        })
+    }
+
+    fn remove_subject<'a>(
+        &'a self,
+        issuer: &'a str,
+        subject: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.shared.store.remove_subject(issuer, subject).await?;
+            self.shared.apply(Invalidation::Subject {
+                issuer: issuer.to_owned(),
+                subject: subject.to_owned(),
+            });
+            Ok(())
+        })
+    }
+
+    fn check<'a>(&'a self, token: &'a TokenRef) -> BoxFuture<'a, Result<Status, StoreError>> {
+        Box::pin(async move {
+            let shared = &*self.shared;
+            let key = cache_key(token);
+            if let Some(cached) = shared.cache.get(&key) {
+                return Ok(cached.status);
+            }
+            let cell = {
+                let mut inflight = shared.inflight.lock().unwrap_or_else(|e| e.into_inner());
+                inflight.entry(key.clone()).or_default().clone()
+            };
+            let result = cell.get_or_init(|| shared.fetch(&key, token)).await.clone();
+            {
+                let mut inflight = shared.inflight.lock().unwrap_or_else(|e| e.into_inner());
+                if inflight.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+                    inflight.remove(&key);
+                }
+            }
+            result.map_err(|e| StoreError::new("revocation store unavailable", e))
+        })
+    }
+
+    fn check_now(&self, token: &TokenRef) -> Option<Status> {
+        if let Some(status) = self.shared.store.check_now(token) {
+            return Some(status);
+        }
+        self.shared
+            .cache
+            .get(&cache_key(token))
+            .map(|cached| cached.status)
+    }
+
+    fn subscribe(&self, listener: InvalidationListener) -> bool {
+        self.shared.store.subscribe(listener)
+    }
+}
