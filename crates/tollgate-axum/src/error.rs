@@ -181,6 +181,12 @@ impl AuthError {
             ));
         }
         if let Some(required) = &self.required {
+            // Names come from the application's configuration, but a stray quote must
+            // still not break the header.
+            let required: String = required
+                .chars()
+                .filter(|c| *c != '"' && *c != '\\')
+                .collect();
             value.push_str(&format!(", scope=\"{required}\""));
         }
         HeaderValue::from_str(&value).ok()
