@@ -8,9 +8,11 @@
 //! | `POST /login` `{"username","password"}` | none | `{"access_token","token_type":"Bearer","expires_in"}` and an `access_token` cookie; 401 for bad credentials |
 //! | `GET /me` | token | the caller's claims as JSON |
 //! | `GET /admin` | token with role `admin` | `{"message": …}`; 403 `insufficient_scope` otherwise |
+//! | `POST /logout` | token | revokes the presented token; 204 |
+//! | `POST /admin/revoke-user/{sub}` | token with role `admin` | revokes every token of `sub` issued up to now; 204 |
 //! | `GET /.well-known/jwks.json` | none | the public keys the demo signs with |
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,7 +21,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
-use tollgate::{ConfigError, Signer, SigningKey, TokenRequest, Verifier};
+use tollgate::revocation::{self, RevocationStore};
+use tollgate::{ConfigError, MemoryStore, Signer, SigningKey, TokenRequest, Verifier};
 use tollgate_axum::{AuthLayer, Claims, RequireRole};
 
 /// Settings of the demo, read from the environment by `main`.
@@ -52,10 +55,22 @@ const USERS: &[(&str, &str, &[&str])] = &[
 #[derive(Debug)]
 struct AppState {
     signer: Signer,
+    revocations: Arc<dyn RevocationStore>,
+    ttl: Duration,
 }
 
-/// Builds the demo router with a freshly generated Ed25519 signing key.
+/// Builds the demo router with a freshly generated Ed25519 signing key and revocations kept
+/// in memory.
 pub fn app(config: &DemoConfig) -> Result<Router, ConfigError> {
+    app_with_store(config, Arc::new(MemoryStore::new()))
+}
+
+/// Builds the demo router with revocations kept in `revocations` (e.g. Redis, so that
+/// several demo processes share them).
+pub fn app_with_store(
+    config: &DemoConfig,
+    revocations: Arc<dyn RevocationStore>,
+) -> Result<Router, ConfigError> {
     let signer = Signer::builder(SigningKey::generate_ed25519("demo-1")?)
         .issuer(config.issuer.clone())
         .audience(config.audience.clone())
@@ -67,20 +82,32 @@ pub fn app(config: &DemoConfig) -> Result<Router, ConfigError> {
         .audience(config.audience.clone())
         .build()?;
 
+    let admin_only = RequireRole::any(["admin"]);
     let protected = Router::new()
         .route("/me", get(me))
+        .route("/logout", post(logout))
+        .route("/admin", get(admin).route_layer(admin_only.clone()))
         .route(
-            "/admin",
-            get(admin).route_layer(RequireRole::any(["admin"])),
+            "/admin/revoke-user/{sub}",
+            post(revoke_user).route_layer(admin_only),
         )
-        .route_layer(AuthLayer::new(verifier).realm("tollgate-demo"));
+        .route_layer(
+            AuthLayer::new(verifier)
+                .realm("tollgate-demo")
+                .revocation(revocations.clone()),
+        );
 
+    let state = AppState {
+        signer,
+        revocations,
+        ttl: config.ttl,
+    };
     Ok(Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/login", post(login))
         .route("/.well-known/jwks.json", get(jwks))
         .merge(protected)
-        .with_state(Arc::new(AppState { signer })))
+        .with_state(Arc::new(state)))
 }
 
 #[derive(Deserialize)]
@@ -134,6 +161,64 @@ async fn me(claims: Claims) -> Json<Value> {
 
 async fn admin(claims: Claims) -> Json<Value> {
     Json(json!({ "message": format!("welcome, {}", claims.subject().unwrap_or("admin")) }))
+}
+
+fn store_failed(error: revocation::StoreError) -> Response {
+    tracing::error!(%error, "revocation store unavailable");
+    let body = json!({"error": "temporarily_unavailable", "error_description": "revocation store unavailable"});
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+}
+
+async fn logout(State(state): State<Arc<AppState>>, claims: Claims) -> Response {
+    if let Err(error) = revocation::revoke(&*state.revocations, &claims).await {
+        return store_failed(error);
+    }
+    tracing::info!(
+        sub = claims.subject(),
+        jti = claims.token_id(),
+        "logged out"
+    );
+    let expired = cookie::Cookie::build((tollgate_axum::DEFAULT_COOKIE, ""))
+        .http_only(true)
+        .secure(true)
+        .same_site(cookie::SameSite::Strict)
+        .path("/")
+        .max_age(cookie::time::Duration::ZERO)
+        .build();
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_str(&expired.to_string()) {
+        headers.insert(header::SET_COOKIE, value);
+    }
+    (StatusCode::NO_CONTENT, headers).into_response()
+}
+
+async fn revoke_user(
+    State(state): State<Arc<AppState>>,
+    Path(subject): Path<String>,
+    claims: Claims,
+) -> Response {
+    let issuer = state.signer.issuer();
+    let now = revocation_now();
+    // `iat` counts whole seconds, so a token minted earlier in this very second has
+    // `iat == now`: the cut-off is the next second, so that it is revoked too.
+    let before = now + 1;
+    // Kept until every token it covers has expired, leeway included.
+    let until = before + state.ttl.as_secs() + 60;
+    if let Err(error) = state
+        .revocations
+        .revoke_subject(issuer, &subject, before, until)
+        .await
+    {
+        return store_failed(error);
+    }
+    tracing::info!(by = claims.subject(), sub = %subject, "revoked every token of a user");
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn revocation_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 async fn jwks(State(state): State<Arc<AppState>>) -> Json<Value> {

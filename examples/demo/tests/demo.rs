@@ -227,3 +227,63 @@ async fn the_binary_serves_the_demo() {
     );
     child.kill().await.unwrap();
 }
+
+fn post(path: &str, token: &str) -> Request<Body> {
+    Request::post(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn logout_revokes_the_presented_token_only() {
+    let app = app(&DemoConfig::default()).unwrap();
+    let first = login(&app, "alice").await;
+    let second = login(&app, "alice").await;
+
+    let (status, headers, _) = send(&app, post("/logout", &first)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(
+        headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+
+    let (status, headers, body) = send(&app, get("/me", &first)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        headers[header::WWW_AUTHENTICATE],
+        r#"Bearer realm="tollgate-demo", error="invalid_token", error_description="token revoked""#
+    );
+    assert_eq!(body["code"], "token_revoked");
+
+    let (status, _, _) = send(&app, get("/me", &second)).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "another session of the same user stays valid"
+    );
+}
+
+#[tokio::test]
+async fn an_admin_revokes_every_token_of_a_user() {
+    let app = app(&DemoConfig::default()).unwrap();
+    let alice = login(&app, "alice").await;
+    let admin = login(&app, "admin").await;
+
+    let (status, _, _) = send(&app, post("/admin/revoke-user/admin", &alice)).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "only admins may revoke users"
+    );
+
+    let (status, _, _) = send(&app, post("/admin/revoke-user/alice", &admin)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, body) = send(&app, get("/me", &alice)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "token_revoked");
+    let (status, _, _) = send(&app, get("/me", &admin)).await;
+    assert_eq!(status, StatusCode::OK, "other users are unaffected");
+}

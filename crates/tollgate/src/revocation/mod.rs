@@ -329,6 +329,17 @@ impl<S: RevocationStore + ?Sized> RevocationStore for Arc<S> {
     }
 }
 
+/// Revokes a verified token until it expires: what a logout does.
+pub async fn revoke<S, T>(store: &S, token: &VerifiedToken<T>) -> Result<(), StoreError>
+where
+    S: RevocationStore + ?Sized,
+{
+    let token = TokenRef::new(token);
+    store
+        .revoke_token(&token.issuer, &token.id, token.until)
+        .await
+}
+
 pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
