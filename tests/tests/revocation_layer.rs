@@ -1,0 +1,264 @@
+//! Revocation through the `AuthLayer`: cases 37–39 of `SECURITY-CASES.md` (case 40, the
+//! store failure policy, runs against a real Redis in `revocation_stores.rs`).
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tollgate::MemoryStore;
+use tollgate::revocation::{BoxFuture, RevocationStore, Status, StoreError, TokenRef};
+
+/// The real in-memory store, counting the lookups the layer makes through it.
+#[derive(Debug, Clone, Default)]
+struct CountingStore {
+    store: MemoryStore,
+    lookups: Arc<AtomicUsize>,
+}
+
+impl CountingStore {
+    fn lookups(&self) -> usize {
+        self.lookups.load(Ordering::SeqCst)
+    }
+}
+
+impl RevocationStore for CountingStore {
+    fn revoke_token<'a>(
+        &'a self,
+        issuer: &'a str,
+        id: &'a str,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.store.revoke_token(issuer, id, until)
+    }
+
+    fn revoke_subject<'a>(
+        &'a self,
+        issuer: &'a str,
+        subject: &'a str,
+        before: u64,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.store.revoke_subject(issuer, subject, before, until)
+    }
+
+    fn remove_token<'a>(
+        &'a self,
+        issuer: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.store.remove_token(issuer, id)
+    }
+
+    fn remove_subject<'a>(
+        &'a self,
+        issuer: &'a str,
+        subject: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.store.remove_subject(issuer, subject)
+    }
+
+    fn check<'a>(&'a self, token: &'a TokenRef) -> BoxFuture<'a, Result<Status, StoreError>> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        self.store.check(token)
+    }
+
+    fn check_now(&self, token: &TokenRef) -> Option<Status> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        self.store.check_now(token)
+    }
+}
+
+fn revoking_app(store: &CountingStore) -> App {
+    App::new(layer().revocation(store.clone()))
+}
+
+/// The revocation view of `token`, as the layer computes it.
+fn token_ref(token: &str) -> TokenRef {
+    TokenRef::new(&verifier().build().unwrap().verify(token).unwrap())
+}
+
+async fn revoke(store: &CountingStore, token: &str) {
+    let token = token_ref(token);
+    store
+        .revoke_token(&token.issuer, &token.id, token.until)
+        .await
+        .unwrap();
+}
+
+/// `n - s` for big-endian 32-byte numbers with `s < n`.
+fn sub_256(n: &[u8], s: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; 32];
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let mut d = i16::from(n[i]) - i16::from(s[i]) - borrow;
+        borrow = i16::from(d < 0);
+        if d < 0 {
+            d += 256;
+        }
+        out[i] = d as u8;
+    }
+    out
+}
+
+/// The same ES256 token with its signature rewritten as `(r, n − s)`: a second valid
+/// signature of the same bytes (ECDSA malleability).
+fn malleated(token: &str) -> String {
+    let signature = signature_of(token);
+    let (r, s) = signature.split_at(32);
+    resign(token, &[r, &sub_256(&P256_ORDER, s)].concat())
+}
+
+const REVOKED: (&str, &str) = ("token_revoked", "token revoked");
+
+#[tokio::test]
+async fn case_37_a_revoked_jti_is_refused_and_others_are_not() {
+    let store = CountingStore::default();
+    let app = revoking_app(&store);
+    let revoked = token_with_claims(TestKey::Es, json!({ "jti": "j-1" }));
+    let other = token_with_claims(TestKey::Es, json!({ "jti": "j-2" }));
+    app.bearer(&revoked).await.assert_accepted();
+
+    revoke(&store, &revoked).await;
+    app.bearer(&revoked)
+        .await
+        .assert_invalid_token(REVOKED.0, REVOKED.1);
+    app.bearer(&other).await.assert_accepted();
+}
+
+#[tokio::test]
+async fn case_37_revocations_are_namespaced_by_issuer() {
+    let store = CountingStore::default();
+    let app = revoking_app(&store);
+    let token = token_with_claims(TestKey::Es, json!({ "jti": "shared-id" }));
+    store
+        .revoke_token("https://another.issuer", "shared-id", now() + 600)
+        .await
+        .unwrap();
+    app.bearer(&token).await.assert_accepted();
+}
+
+#[tokio::test]
+async fn case_37_a_re_encoded_copy_of_a_revoked_token_is_still_refused() {
+    let store = CountingStore::default();
+    let app = revoking_app(&store);
+    for token in [
+        token_with_claims(TestKey::Es, json!({ "jti": "j-3" })),
+        // Without `jti`, revocation keys on the hash of the decoded claim set.
+        token(TestKey::Es, &claims_with(json!({ "sub": "no-jti" }))),
+    ] {
+        let copy = malleated(&token);
+        assert_ne!(copy, token);
+        // The copy is a genuinely valid token: an app without revocation accepts it.
+        App::default_app().bearer(&copy).await.assert_accepted();
+
+        revoke(&store, &token).await;
+        app.bearer(&token)
+            .await
+            .assert_invalid_token(REVOKED.0, REVOKED.1);
+        app.bearer(&copy)
+            .await
+            .assert_invalid_token(REVOKED.0, REVOKED.1);
+    }
+}
+
+#[tokio::test]
+async fn case_37_a_token_without_jti_is_named_by_its_decoded_claims() {
+    let token = token(TestKey::Ed, &claims());
+    let id = token_ref(&token).id;
+    assert!(id.starts_with("sha256:"), "{id}");
+    assert!(
+        !token.contains(&id[7..]),
+        "the id must not be derived from the token text"
+    );
+    // The same claims signed again (Ed25519 is deterministic, so use another key) have the
+    // same name: the id depends on the claims, not on the signature.
+    let claims = serde_json::to_string(&claims()).unwrap();
+    let a = forge_raw(
+        TestKey::Es.header().to_string().as_bytes(),
+        claims.as_bytes(),
+        TestKey::Es,
+    );
+    let b = forge_raw(
+        TestKey::Rs.header().to_string().as_bytes(),
+        claims.as_bytes(),
+        TestKey::Rs,
+    );
+    assert_eq!(token_ref(&a).id, token_ref(&b).id);
+}
+
+#[tokio::test]
+async fn case_38_subject_cut_off() {
+    let store = CountingStore::default();
+    let app = revoking_app(&store);
+    let cut_off = now();
+    let before = token_with_claims(TestKey::Hs, json!({ "iat": cut_off - 1, "jti": "a" }));
+    let at = token_with_claims(TestKey::Hs, json!({ "iat": cut_off, "jti": "b" }));
+    let after = token_with_claims(TestKey::Hs, json!({ "iat": cut_off + 1, "jti": "c" }));
+    let without_iat = token(
+        TestKey::Hs,
+        &without(claims_with(json!({ "jti": "d" })), &["iat"]),
+    );
+    let someone_else = token_with_claims(TestKey::Hs, json!({ "iat": cut_off - 1, "sub": "bob" }));
+
+    store
+        .revoke_subject(ISSUER, "alice", cut_off, cut_off + 3600)
+        .await
+        .unwrap();
+    app.bearer(&before)
+        .await
+        .assert_invalid_token(REVOKED.0, REVOKED.1);
+    app.bearer(&without_iat)
+        .await
+        .assert_invalid_token(REVOKED.0, REVOKED.1);
+    app.bearer(&at).await.assert_accepted();
+    app.bearer(&after).await.assert_accepted();
+    app.bearer(&someone_else).await.assert_accepted();
+
+    store.remove_subject(ISSUER, "alice").await.unwrap();
+    app.bearer(&before).await.assert_accepted();
+}
+
+#[tokio::test]
+async fn case_39_a_token_that_fails_verification_causes_no_lookup() {
+    let store = CountingStore::default();
+    let app = revoking_app(&store);
+    let refused = [
+        token(TestKey::Attacker, &claims()),
+        token_with_claims(TestKey::Es, json!({ "exp": now() - 3600 })),
+        token_with_claims(TestKey::Es, json!({ "aud": "someone-else" })),
+        token_with_header(TestKey::Es, json!({ "alg": "none" })),
+        "garbage".to_owned(),
+    ];
+    for token in &refused {
+        let outcome = app.bearer(token).await;
+        assert_eq!(outcome.status, http::StatusCode::UNAUTHORIZED);
+        assert_eq!(outcome.runs, 0);
+    }
+    assert_eq!(
+        store.lookups(),
+        0,
+        "a refused token must not reach the store"
+    );
+
+    app.bearer(&token(TestKey::Es, &claims()))
+        .await
+        .assert_accepted();
+    assert_eq!(store.lookups(), 1, "one lookup per accepted request");
+}
+
+#[tokio::test]
+async fn logout_through_the_helper_revokes_until_exp() {
+    let store = MemoryStore::new();
+    let token = token_with_claims(TestKey::Es, json!({ "jti": "logout" }));
+    let verified = verifier().build().unwrap().verify(&token).unwrap();
+    tollgate::revocation::revoke(&store, &verified)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.check_now(&TokenRef::new(&verified)),
+        Some(Status::TokenRevoked)
+    );
+    assert_eq!(store.len(), 1);
+}
