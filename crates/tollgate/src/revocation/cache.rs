@@ -336,6 +336,10 @@ impl<S: RevocationStore> RevocationStore for CachingStore<S> {
             }
             let cell = {
                 let mut inflight = shared.inflight.lock().unwrap_or_else(|e| e.into_inner());
+                // A fetch may have completed (and left its cell) since the miss above.
+                if let Some(cached) = shared.cache.get(&key) {
+                    return Ok(cached.status);
+                }
                 inflight.entry(key.clone()).or_default().clone()
             };
             let result = cell.get_or_init(|| shared.fetch(&key, token)).await.clone();

@@ -1,0 +1,963 @@
+//! Every revocation store against one conformance suite, and the Redis store against a real
+//! Redis: expiry, propagation between two instances, an outage and its recovery (case 40
+//! of `SECURITY-CASES.md` through the layer), and concurrent misses sharing one lookup.
+//!
+//! Redis: `REDIS_URL` if set, else each test starts its own `redis-server` (from `PATH`) on
+//! a free loopback port and kills it when done. The outage tests always start their own,
+//! since they kill it. Every test uses its own key prefix and never flushes anything.
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use http::header::AUTHORIZATION;
+use http::{Request, StatusCode};
+use jsonwebtoken::{EncodingKey, Header};
+use serde_json::json;
+use std::future::Future;
+use std::io::{ErrorKind as IoErrorKind, Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tollgate::revocation::{
+    BoxFuture, Invalidation, InvalidationListener, RevocationStore, Status, StoreError, TokenRef,
+};
+use tollgate::{Algorithm, CachingStore, MemoryStore, Signer, SigningKey, TokenRequest, Verifier};
+use tollgate_axum::{AuthLayer, StoreFailure};
+use tollgate_redis::RedisStore;
+use tower::ServiceExt as _;
+
+const ISSUER: &str = "https://issuer.revocation.test";
+const OTHER_ISSUER: &str = "https://other-issuer.revocation.test";
+const AUDIENCE: &str = "revocation-tests";
+const SECRET: &[u8; 32] = b"revocation-stores-hs256-secret!!";
+const HOW_TO_GET_REDIS: &str = "these tests need Redis 6.2 or later: set \
+     REDIS_URL=redis://host:port/ to use a running server, or put redis-server on PATH \
+     (Debian/Ubuntu: `apt-get install redis-server`; elsewhere the `redis` Docker image)";
+
+// ---------------------------------------------------------------------------------------
+// Redis harness
+// ---------------------------------------------------------------------------------------
+
+/// A `redis-server` this test started, killed when dropped.
+struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl RedisServer {
+    /// A server on a free loopback port.
+    fn start() -> Self {
+        let mut last_error = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            match Self::start_on(port) {
+                Ok(server) => return server,
+                // Another process took the port between our probe and the server's bind.
+                Err(error) => last_error = error,
+            }
+        }
+        panic!("could not start redis-server: {last_error}");
+    }
+
+    /// A server on `port`, once it answers (polled, with its own pid).
+    fn start_on(port: u16) -> Result<Self, String> {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let child = match child {
+            Ok(child) => child,
+            Err(e) if e.kind() == IoErrorKind::NotFound => {
+                panic!("redis-server is not on PATH; {HOW_TO_GET_REDIS}")
+            }
+            Err(e) => panic!("could not run redis-server ({e}); {HOW_TO_GET_REDIS}"),
+        };
+        let mut server = Self {
+            child: Some(child),
+            port,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let pid = server.child.as_ref().map(Child::id);
+        loop {
+            // Our server, not another test's that holds the port (ours then exits).
+            if server_pid(port).is_some() && server_pid(port) == pid {
+                return Ok(server);
+            }
+            if let Some(status) = server
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                server.child = None;
+                return Err(format!("redis-server on port {port} exited: {status}"));
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "redis-server on port {port} did not answer PING in 10 s"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// SIGSTOP or SIGCONT: a server that stops answering without closing its connections,
+    /// like one behind a network partition.
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("a running server").id();
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("kill(1)");
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+
+    /// SIGKILL: no goodbye to the clients, like a crash.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// The pid of the Redis answering on `port`, if one does.
+fn server_pid(port: u16) -> Option<u32> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(100)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .ok()?;
+    stream.write_all(b"INFO server\r\n").ok()?;
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).ok().filter(|&n| n > 0)?;
+        reply.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&reply);
+        if let Some(rest) = text.split("process_id:").nth(1)
+            && let Some((pid, _)) = rest.split_once("\r\n")
+        {
+            return pid.parse().ok();
+        }
+        if reply.len() > 64 * 1024 {
+            return None;
+        }
+    }
+}
+
+/// Where a test's Redis is: `REDIS_URL`, or a server of its own.
+struct TestRedis {
+    url: String,
+    _server: Option<RedisServer>,
+}
+
+fn redis() -> TestRedis {
+    match std::env::var("REDIS_URL") {
+        Ok(url) if !url.is_empty() => TestRedis { url, _server: None },
+        _ => {
+            let server = RedisServer::start();
+            TestRedis {
+                url: server.url(),
+                _server: Some(server),
+            }
+        }
+    }
+}
+
+/// A key prefix no other test (or run) shares.
+fn unique_prefix(test: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("tollgate-test:{test}:{}:{nanos}:", std::process::id())
+}
+
+async fn redis_store(url: &str, test: &str) -> RedisStore {
+    RedisStore::builder(url)
+        .key_prefix(unique_prefix(test))
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {url}: {e}; {HOW_TO_GET_REDIS}"))
+}
+
+async fn raw_connection(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .expect("a Redis URL")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("a raw Redis connection")
+}
+
+/// Polls `condition` every 10 ms until it holds; panics after `limit`.
+async fn eventually<F, Fut>(limit: Duration, what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    while !condition().await {
+        assert!(Instant::now() < deadline, "not within {limit:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
+}
+
+// ---------------------------------------------------------------------------------------
+// Tokens
+// ---------------------------------------------------------------------------------------
+
+/// Real tokens, signed and verified, so that every `TokenRef` is what the layer would build.
+struct Tokens {
+    signer: Signer,
+    verifier: Verifier,
+}
+
+impl Tokens {
+    fn new() -> Self {
+        let signer = Signer::builder(SigningKey::hmac("k1", SECRET, Algorithm::HS256).unwrap())
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            // Short-lived, so that what a run leaves in a shared Redis expires soon.
+            .ttl(Duration::from_secs(120))
+            .build()
+            .unwrap();
+        let verifier = Verifier::builder()
+            .keys(signer.verification_keys().unwrap())
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .build()
+            .unwrap();
+        Self { signer, verifier }
+    }
+
+    /// A fresh token of `subject`: the compact JWT and its revocation view.
+    fn issue(&self, subject: &str) -> (String, TokenRef) {
+        let issued = self.signer.issue(&TokenRequest::new(subject)).unwrap();
+        let verified = self.verifier.verify(&issued.token).unwrap();
+        (issued.token, TokenRef::new(&verified))
+    }
+
+    fn token(&self, subject: &str) -> TokenRef {
+        self.issue(subject).1
+    }
+
+    /// A token of `subject` without `jti`: revocation keys it by its claims' hash.
+    fn without_jti(&self, subject: &str) -> TokenRef {
+        let now = now_secs();
+        let claims =
+            json!({"iss": ISSUER, "aud": AUDIENCE, "sub": subject, "iat": now, "exp": now + 120});
+        let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
+        header.kid = Some("k1".into());
+        let token =
+            jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(SECRET).unwrap())
+                .unwrap();
+        let verified = self.verifier.verify(&token).unwrap();
+        assert_eq!(verified.token_id(), None);
+        TokenRef::new(&verified)
+    }
+}
+
+/// `token` with another id, issued at `iat`: lets one test control `iat` precisely.
+fn variant(token: &TokenRef, suffix: &str, iat: Option<u64>) -> TokenRef {
+    let mut variant = token.clone();
+    variant.id = format!("{}-{suffix}", token.id);
+    variant.issued_at = iat;
+    variant
+}
+
+// ---------------------------------------------------------------------------------------
+// The conformance suite
+// ---------------------------------------------------------------------------------------
+
+async fn status<S: RevocationStore>(store: &S, token: &TokenRef) -> Status {
+    store.check(token).await.expect("the store answers")
+}
+
+/// What every store must do; each step goes through `store` only.
+async fn conformance<S: RevocationStore>(store: S) {
+    let tokens = Tokens::new();
+
+    // One token revoked; the subject's other tokens are not.
+    let revoked = tokens.token("alice");
+    let sibling = tokens.token("alice");
+    assert_eq!(status(&store, &revoked).await, Status::Active);
+    assert_eq!(status(&store, &sibling).await, Status::Active);
+    store
+        .revoke_token(&revoked.issuer, &revoked.id, revoked.until)
+        .await
+        .unwrap();
+    assert_eq!(status(&store, &revoked).await, Status::TokenRevoked);
+    assert_eq!(status(&store, &sibling).await, Status::Active);
+
+    // Namespaced by issuer: the same id under another issuer is another token, and the
+    // issuer/id split is unambiguous ("ab" + "c" is not "a" + "bc").
+    let mut elsewhere = revoked.clone();
+    elsewhere.issuer = OTHER_ISSUER.into();
+    assert_eq!(status(&store, &elsewhere).await, Status::Active);
+    let mut split = revoked.clone();
+    split.issuer = "ab".into();
+    split.id = "c".into();
+    store.revoke_token("ab", "c", split.until).await.unwrap();
+    let mut other_split = split.clone();
+    other_split.issuer = "a".into();
+    other_split.id = "bc".into();
+    assert_eq!(status(&store, &split).await, Status::TokenRevoked);
+    assert_eq!(status(&store, &other_split).await, Status::Active);
+
+    // Subject cut-off T: iat < T revoked, iat >= T not, no iat revoked; other subjects and
+    // issuers untouched; a revoked token stays revoked for its own reason.
+    let bob = tokens.token("bob");
+    let t = bob.issued_at.expect("the signer sets iat") + 100;
+    let early = variant(&bob, "early", Some(t - 1));
+    let at = variant(&bob, "at", Some(t));
+    let later = variant(&bob, "later", Some(t + 1));
+    let no_iat = variant(&bob, "no-iat", None);
+    let carol = tokens.token("carol");
+    let mut bob_elsewhere = variant(&bob, "elsewhere", Some(t - 1));
+    bob_elsewhere.issuer = OTHER_ISSUER.into();
+    let bob_revoked = tokens.token("bob");
+    store
+        .revoke_token(&bob_revoked.issuer, &bob_revoked.id, bob_revoked.until)
+        .await
+        .unwrap();
+    for token in [&early, &at, &later, &no_iat, &carol, &bob_elsewhere] {
+        assert_eq!(status(&store, token).await, Status::Active, "{token:?}");
+    }
+    store
+        .revoke_subject(ISSUER, "bob", t, now_secs() + 600)
+        .await
+        .unwrap();
+    assert_eq!(status(&store, &early).await, Status::SubjectRevoked);
+    assert_eq!(status(&store, &at).await, Status::Active);
+    assert_eq!(status(&store, &later).await, Status::Active);
+    assert_eq!(status(&store, &no_iat).await, Status::SubjectRevoked);
+    assert_eq!(status(&store, &carol).await, Status::Active);
+    assert_eq!(status(&store, &bob_elsewhere).await, Status::Active);
+    assert_eq!(status(&store, &bob_revoked).await, Status::TokenRevoked);
+
+    // Removals restore `Active`.
+    store
+        .remove_token(&revoked.issuer, &revoked.id)
+        .await
+        .unwrap();
+    assert_eq!(status(&store, &revoked).await, Status::Active);
+    store.remove_subject(ISSUER, "bob").await.unwrap();
+    assert_eq!(status(&store, &early).await, Status::Active);
+    assert_eq!(status(&store, &no_iat).await, Status::Active);
+    assert_eq!(status(&store, &bob_revoked).await, Status::TokenRevoked);
+
+    // A revocation whose `until` has passed is not stored.
+    let expired = tokens.token("dave");
+    store
+        .revoke_token(&expired.issuer, &expired.id, now_secs() - 10)
+        .await
+        .unwrap();
+    assert_eq!(status(&store, &expired).await, Status::Active);
+    let dave = variant(&expired, "dave-early", Some(0));
+    store
+        .revoke_subject(ISSUER, "dave", now_secs(), now_secs() - 1)
+        .await
+        .unwrap();
+    assert_eq!(status(&store, &dave).await, Status::Active);
+
+    // Tokens without `jti` are keyed by the hash of their decoded claims.
+    let hashed = tokens.without_jti("erin");
+    let other_hashed = tokens.without_jti("frank");
+    assert!(hashed.id.starts_with("sha256:"), "{}", hashed.id);
+    assert_ne!(hashed.id, other_hashed.id);
+    assert_eq!(status(&store, &hashed).await, Status::Active);
+    store
+        .revoke_token(&hashed.issuer, &hashed.id, hashed.until)
+        .await
+        .unwrap();
+    assert_eq!(status(&store, &hashed).await, Status::TokenRevoked);
+    assert_eq!(
+        status(&store, &tokens.without_jti("erin")).await,
+        Status::TokenRevoked,
+        "the same claims, minted again, have the same id"
+    );
+    assert_eq!(status(&store, &other_hashed).await, Status::Active);
+}
+
+#[tokio::test]
+async fn conformance_memory() {
+    conformance(MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn conformance_caching_memory() {
+    conformance(CachingStore::new(MemoryStore::new())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_redis() {
+    let redis = redis();
+    conformance(redis_store(&redis.url, "conformance_redis").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_caching_redis() {
+    let redis = redis();
+    let store = CachingStore::new(redis_store(&redis.url, "conformance_caching_redis").await);
+    conformance(store).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Redis specifics
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocations_expire_from_redis_and_memory() {
+    let redis = redis();
+    let redis_store = redis_store(&redis.url, "expiry").await;
+    let memory = MemoryStore::new();
+    let mut raw = raw_connection(&redis.url).await;
+    let tokens = Tokens::new();
+    let token = tokens.token("grace");
+    // EXAT two seconds ahead: gone within two seconds.
+    let until = now_secs() + 2;
+    for store in [&redis_store as &dyn RevocationStore, &memory] {
+        store
+            .revoke_token(&token.issuer, &token.id, until)
+            .await
+            .unwrap();
+        store
+            .revoke_subject(ISSUER, "grace", now_secs() + 1, until)
+            .await
+            .unwrap();
+        assert_eq!(store.check(&token).await.unwrap(), Status::TokenRevoked);
+    }
+
+    let keys = [
+        redis_store.token_key(&token.issuer, &token.id),
+        redis_store.subject_key(ISSUER, "grace"),
+    ];
+    for key in &keys {
+        let ttl: i64 = redis::cmd("TTL")
+            .arg(key)
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        assert!(
+            (1..=2).contains(&ttl),
+            "{key}: TTL {ttl}, expected native expiry"
+        );
+    }
+    let cutoff: String = redis::cmd("GET")
+        .arg(&keys[1])
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert!(
+        cutoff.parse::<u64>().is_ok(),
+        "the cut-off is stored: {cutoff}"
+    );
+    assert_eq!(memory.len(), 2);
+
+    eventually(
+        Duration::from_secs(5),
+        "Redis forgets expired revocations",
+        || {
+            let mut raw = raw.clone();
+            let keys = keys.clone();
+            async move {
+                let live: i64 = redis::cmd("EXISTS")
+                    .arg(&keys[..])
+                    .query_async(&mut raw)
+                    .await
+                    .unwrap();
+                live == 0
+            }
+        },
+    )
+    .await;
+    eventually(
+        Duration::from_secs(5),
+        "memory forgets expired revocations",
+        || {
+            let empty = memory.is_empty();
+            async move { empty }
+        },
+    )
+    .await;
+    assert_eq!(redis_store.check(&token).await.unwrap(), Status::Active);
+    assert_eq!(memory.check(&token).await.unwrap(), Status::Active);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_cutoff_is_an_error_not_a_panic() {
+    let redis = redis();
+    let store = redis_store(&redis.url, "malformed").await;
+    let token = Tokens::new().token("heidi");
+    let mut raw = raw_connection(&redis.url).await;
+    let key = store.subject_key(ISSUER, "heidi");
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg("not-a-time")
+        .arg("EX")
+        .arg(60)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let error = store.check(&token).await.unwrap_err();
+    assert!(error.to_string().contains("malformed"), "{error}");
+    // Through the cache too, and nothing is cached.
+    let cached = CachingStore::new(store.clone());
+    assert!(cached.check(&token).await.is_err());
+    assert_eq!(cached.check_now(&token), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_shows_no_password() {
+    let builder = RedisStore::builder("redis://admin:hunter2-secret@127.0.0.1:6379/3");
+    let shown = format!("{builder:?}");
+    assert!(!shown.contains("hunter2-secret"), "{shown}");
+    let redis = redis();
+    let store = redis_store(&redis.url, "debug").await;
+    let shown = format!("{:?}", CachingStore::new(store));
+    assert!(shown.contains("RedisStore"), "{shown}");
+    assert!(!shown.contains("redis://"), "{shown}");
+}
+
+/// Listeners hear `Connected`, then every change on the channel, the store's own included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listeners_hear_every_change_including_their_own() {
+    let redis = redis();
+    let store = redis_store(&redis.url, "listeners").await;
+    let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = heard.clone();
+    assert!(store.subscribe(Arc::new(move |event| sink.lock().unwrap().push(event))));
+    let until = now_secs() + 60;
+    store.revoke_token(ISSUER, "j1", until).await.unwrap();
+    store
+        .revoke_subject(ISSUER, "rupert", now_secs(), until)
+        .await
+        .unwrap();
+    store.remove_token(ISSUER, "j1").await.unwrap();
+    store.remove_subject(ISSUER, "rupert").await.unwrap();
+    let token = || Invalidation::Token {
+        issuer: ISSUER.into(),
+        id: "j1".into(),
+    };
+    let subject = || Invalidation::Subject {
+        issuer: ISSUER.into(),
+        subject: "rupert".into(),
+    };
+    let expected = [
+        Invalidation::Connected,
+        token(),
+        subject(),
+        token(),
+        subject(),
+    ];
+    eventually(Duration::from_secs(2), "every change is heard", || {
+        let done = heard.lock().unwrap().len() >= expected.len();
+        async move { done }
+    })
+    .await;
+    assert_eq!(*heard.lock().unwrap(), expected);
+}
+
+/// A revocation made through one instance reaches another instance's cache by push.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revocation_reaches_the_other_instance() {
+    const ROUNDS: usize = 200;
+    let redis = redis();
+    let prefix = unique_prefix("propagation");
+    let connect = || async {
+        let store = RedisStore::builder(redis.url.as_str())
+            .key_prefix(prefix.clone())
+            .connect()
+            .await
+            .unwrap();
+        CachingStore::new(store)
+    };
+    let (a, b) = (connect().await, connect().await);
+    eventually(Duration::from_secs(5), "both instances subscribed", || {
+        let up = a.is_pushing() && b.is_pushing();
+        async move { up }
+    })
+    .await;
+
+    let base = Tokens::new().token("ivan");
+    let mut times = Vec::with_capacity(ROUNDS);
+    for round in 0..ROUNDS {
+        let token = variant(&base, &round.to_string(), base.issued_at);
+        // A caches "not revoked", as it would for a request.
+        assert_eq!(a.check(&token).await.unwrap(), Status::Active);
+        assert_eq!(a.check_now(&token), Some(Status::Active));
+        let start = Instant::now();
+        b.revoke_token(&token.issuer, &token.id, token.until)
+            .await
+            .unwrap();
+        loop {
+            let status = match a.check_now(&token) {
+                Some(status) => status,
+                // The push dropped the cached answer: ask again, as a request would.
+                None => a.check(&token).await.unwrap(),
+            };
+            if status.is_revoked() {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(2),
+                "instance A still accepts the token revoked through B after 2 s"
+            );
+            tokio::task::yield_now().await;
+        }
+        times.push(start.elapsed());
+    }
+    times.sort();
+    let (p50, p99) = (percentile(&times, 50), percentile(&times, 99));
+    eprintln!(
+        "propagation B.revoke_token -> A refuses, {ROUNDS} rounds: p50 {p50:?}, p99 {p99:?}, max {:?} (target p99 < 50 ms)",
+        times[ROUNDS - 1]
+    );
+    assert!(p99 < Duration::from_secs(1), "p99 {p99:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookup_latency_on_a_miss() {
+    const ROUNDS: usize = 500;
+    let redis = redis();
+    let store = redis_store(&redis.url, "latency").await;
+    let base = Tokens::new().token("judy");
+    let tokens: Vec<TokenRef> = (0..ROUNDS)
+        .map(|i| variant(&base, &i.to_string(), base.issued_at))
+        .collect();
+    let mut times = Vec::with_capacity(ROUNDS);
+    for token in &tokens {
+        let start = Instant::now();
+        assert_eq!(store.check(token).await.unwrap(), Status::Active);
+        times.push(start.elapsed());
+    }
+    times.sort();
+    eprintln!(
+        "RedisStore::check (MGET token + subject, one round trip), {ROUNDS} lookups: p50 {:?}, p99 {:?}",
+        percentile(&times, 50),
+        percentile(&times, 99)
+    );
+}
+
+/// Wraps the real store and counts the lookups that reach it.
+#[derive(Debug)]
+struct CountingStore<S> {
+    store: S,
+    lookups: Arc<AtomicUsize>,
+}
+
+impl<S: RevocationStore> RevocationStore for CountingStore<S> {
+    fn revoke_token<'a>(
+        &'a self,
+        issuer: &'a str,
+        id: &'a str,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.store.revoke_token(issuer, id, until)
+    }
+
+    fn revoke_subject<'a>(
+        &'a self,
+        issuer: &'a str,
+        subject: &'a str,
+        before: u64,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.store.revoke_subject(issuer, subject, before, until)
+    }
+
+    fn remove_token<'a>(
+        &'a self,
+        issuer: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.store.remove_token(issuer, id)
+    }
+
+    fn remove_subject<'a>(
+        &'a self,
+        issuer: &'a str,
+        subject: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.store.remove_subject(issuer, subject)
+    }
+
+    fn check<'a>(&'a self, token: &'a TokenRef) -> BoxFuture<'a, Result<Status, StoreError>> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        self.store.check(token)
+    }
+
+    fn check_now(&self, token: &TokenRef) -> Option<Status> {
+        self.store.check_now(token)
+    }
+
+    fn subscribe(&self, listener: InvalidationListener) -> bool {
+        self.store.subscribe(listener)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_misses_share_one_lookup() {
+    const CALLERS: usize = 50;
+    let redis = redis();
+    let lookups = Arc::new(AtomicUsize::new(0));
+    let store = CachingStore::new(CountingStore {
+        store: redis_store(&redis.url, "concurrent").await,
+        lookups: lookups.clone(),
+    });
+    eventually(Duration::from_secs(5), "subscribed", || {
+        let up = store.is_pushing();
+        async move { up }
+    })
+    .await;
+    let token = Tokens::new().token("mallory");
+    let barrier = Arc::new(tokio::sync::Barrier::new(CALLERS));
+    let callers: Vec<_> = (0..CALLERS)
+        .map(|_| {
+            let (store, token, barrier) = (store.clone(), token.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.check(&token).await
+            })
+        })
+        .collect();
+    for caller in callers {
+        assert_eq!(caller.await.unwrap().unwrap(), Status::Active);
+    }
+    assert_eq!(
+        lookups.load(Ordering::SeqCst),
+        1,
+        "one backend lookup for {CALLERS} misses"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Outages
+// ---------------------------------------------------------------------------------------
+
+fn app(store: &CachingStore<RedisStore>, verifier: &Verifier, policy: StoreFailure) -> Router {
+    Router::new().route("/", get(|| async { "ok" })).layer(
+        AuthLayer::new(verifier.clone())
+            .revocation(store.clone())
+            .on_store_error(policy),
+    )
+}
+
+async fn send(app: &Router, token: &str) -> StatusCode {
+    let request = Request::get("/")
+        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    app.clone().oneshot(request).await.unwrap().status()
+}
+
+/// Case 40: Redis dies while requests flow, then comes back on the same port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_outage_fails_closed_or_open_and_recovers_by_itself() {
+    let mut server = RedisServer::start();
+    let port = server.port;
+    let store = CachingStore::new(redis_store(&server.url(), "outage").await);
+    let tokens = Tokens::new();
+    let closed = app(&store, &tokens.verifier, StoreFailure::FailClosed);
+    let open = app(&store, &tokens.verifier, StoreFailure::FailOpen);
+    eventually(Duration::from_secs(5), "subscribed", || {
+        let up = store.is_pushing();
+        async move { up }
+    })
+    .await;
+
+    // Up: a good token passes, a revoked one does not.
+    let (good, _) = tokens.issue("niaj");
+    let (revoked, revoked_ref) = tokens.issue("niaj");
+    store
+        .revoke_token(&revoked_ref.issuer, &revoked_ref.id, revoked_ref.until)
+        .await
+        .unwrap();
+    assert_eq!(send(&closed, &good).await, StatusCode::OK);
+    assert_eq!(send(&closed, &revoked).await, StatusCode::UNAUTHORIZED);
+
+    server.kill();
+    eventually(
+        Duration::from_secs(5),
+        "the cache learns the push channel is down",
+        || {
+            let up = store.is_pushing();
+            async move { !up }
+        },
+    )
+    .await;
+    assert_eq!(store.check_now(&tokens.token("niaj")), None);
+
+    // Down: answers not cached fail fast, and the policy decides.
+    let mut slowest = Duration::ZERO;
+    for _ in 0..5 {
+        let fresh = tokens.token("olivia");
+        let start = Instant::now();
+        assert!(store.check(&fresh).await.is_err(), "Redis is down");
+        slowest = slowest.max(start.elapsed());
+    }
+    eprintln!("uncached check while Redis is down: slowest {slowest:?}");
+    assert!(slowest < Duration::from_secs(2), "{slowest:?}");
+    let start = Instant::now();
+    assert_eq!(
+        send(&closed, &tokens.issue("olivia").0).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(send(&open, &tokens.issue("olivia").0).await, StatusCode::OK);
+    assert!(start.elapsed() < Duration::from_secs(4));
+    // "Revoked" is cached until the token expires: still refused, whatever the policy.
+    assert_eq!(send(&open, &revoked).await, StatusCode::UNAUTHORIZED);
+
+    // Back on the same port: the store reconnects and resubscribes by itself.
+    let restarted = Instant::now();
+    let _server = RedisServer::start_on(port).expect("redis-server restarts on its port");
+    eventually(
+        Duration::from_secs(10),
+        "the store recovers by itself",
+        || {
+            let store = store.clone();
+            let token = tokens.token("peggy");
+            async move { store.is_pushing() && store.check(&token).await.is_ok() }
+        },
+    )
+    .await;
+    eprintln!("recovered {:?} after the restart", restarted.elapsed());
+    assert_eq!(
+        send(&closed, &tokens.issue("peggy").0).await,
+        StatusCode::OK
+    );
+
+    // And pushes flow again: a revocation through another instance reaches this one.
+    let other = RedisStore::builder(format!("redis://127.0.0.1:{port}/"))
+        .key_prefix(store.inner().key_prefix())
+        .connect()
+        .await
+        .unwrap();
+    let token = tokens.token("peggy");
+    assert_eq!(store.check(&token).await.unwrap(), Status::Active);
+    other
+        .revoke_token(&token.issuer, &token.id, token.until)
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(2), "the push after recovery", || {
+        let cached = store.check_now(&token);
+        async move { cached.is_none_or(Status::is_revoked) }
+    })
+    .await;
+    assert_eq!(store.check(&token).await.unwrap(), Status::TokenRevoked);
+}
+
+/// A server that stops answering without closing the connection is noticed by the
+/// heartbeat: the cache stops trusting "not revoked", lookups fail fast; all comes back
+/// when the server does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_redis_is_noticed_and_survived() {
+    let server = RedisServer::start();
+    let store = CachingStore::new(redis_store(&server.url(), "frozen").await);
+    eventually(Duration::from_secs(5), "subscribed", || {
+        let up = store.is_pushing();
+        async move { up }
+    })
+    .await;
+    let tokens = Tokens::new();
+    let cached = tokens.token("quentin");
+    assert_eq!(store.check(&cached).await.unwrap(), Status::Active);
+    assert_eq!(store.check_now(&cached), Some(Status::Active));
+
+    server.signal("-STOP");
+    let frozen = Instant::now();
+    eventually(Duration::from_secs(5), "the heartbeat notices", || {
+        let up = store.is_pushing();
+        async move { !up }
+    })
+    .await;
+    eprintln!("frozen Redis noticed after {:?}", frozen.elapsed());
+    assert_eq!(
+        store.check_now(&cached),
+        None,
+        "\"not revoked\" is no longer trusted"
+    );
+    let start = Instant::now();
+    assert!(store.check(&tokens.token("quentin")).await.is_err());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+
+    server.signal("-CONT");
+    eventually(
+        Duration::from_secs(10),
+        "the store recovers by itself",
+        || {
+            let store = store.clone();
+            let token = tokens.token("quentin");
+            async move { store.is_pushing() && store.check(&token).await.is_ok() }
+        },
+    )
+    .await;
+}
+
+/// Dropping the store closes its connection: the background task holds no reference to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_store_closes_its_connection() {
+    let server = RedisServer::start();
+    let mut raw = raw_connection(&server.url()).await;
+    let clients = |raw: &mut redis::aio::MultiplexedConnection| {
+        let mut raw = raw.clone();
+        async move {
+            let list: String = redis::cmd("CLIENT")
+                .arg("LIST")
+                .query_async(&mut raw)
+                .await
+                .unwrap();
+            list.lines().count()
+        }
+    };
+    let before = clients(&mut raw).await;
+    let store = CachingStore::new(redis_store(&server.url(), "drop").await);
+    let clone = store.clone();
+    assert_eq!(
+        clients(&mut raw).await,
+        before + 1,
+        "one connection per store"
+    );
+    drop(store);
+    drop(clone);
+    eventually(Duration::from_secs(2), "the connection is closed", || {
+        let count = clients(&mut raw);
+        async move { count.await == before }
+    })
+    .await;
+}
