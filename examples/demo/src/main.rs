@@ -6,12 +6,18 @@
 //!
 //! Environment: `TOLLGATE_ADDR` (default `127.0.0.1:3000`; port 0 picks a free one),
 //! `TOLLGATE_ISSUER` (default `tollgate-demo`), `TOLLGATE_AUDIENCE` (default
-//! `tollgate-demo-api`), `RUST_LOG` (default `info,tollgate_axum=debug`).
+//! `tollgate-demo-api`), `REDIS_URL` (unset: revocations in memory; set, e.g.
+//! `redis://127.0.0.1:6379/`: revocations in Redis, shared by every demo process),
+//! `RUST_LOG` (default `info,tollgate_axum=debug`).
 //!
 //! It generates a signing key at start, so tokens from an earlier run are refused.
 
 use std::env;
-use tollgate_demo::{DemoConfig, app};
+use std::sync::Arc;
+use tollgate::revocation::RevocationStore;
+use tollgate::{CachingStore, MemoryStore};
+use tollgate_demo::{DemoConfig, app_with_store};
+use tollgate_redis::RedisStore;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -33,7 +39,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         config.audience = audience;
     }
 
-    let router = app(&config)?;
+    let revocations: Arc<dyn RevocationStore> = match env::var("REDIS_URL") {
+        Ok(url) if !url.is_empty() => {
+            let store = RedisStore::connect(&url).await?;
+            tracing::info!(
+                ?store,
+                "revocations in Redis, shared with every demo process"
+            );
+            Arc::new(CachingStore::new(store))
+        }
+        _ => Arc::new(MemoryStore::new()),
+    };
+    let router = app_with_store(&config, revocations)?;
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     let base = format!("http://{}", listener.local_addr()?);
     println!("tollgate demo listening on {base}");
@@ -47,7 +64,8 @@ Try it:
   curl -si {base}/admin -H "Authorization: Bearer $TOKEN"     # 403: alice is not an admin
   curl -si {base}/me                                          # 401: no token
   curl -s {base}/.well-known/jwks.json
-(log in as admin/admin for /admin)"#
+  curl -si -X POST {base}/logout -H "Authorization: Bearer $TOKEN"   # 204; the token is now revoked
+(log in as admin/admin for /admin and POST /admin/revoke-user/alice)"#
     );
 
     axum::serve(listener, router)

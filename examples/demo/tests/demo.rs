@@ -173,6 +173,7 @@ async fn the_binary_serves_the_demo() {
 
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate-demo"))
         .env("TOLLGATE_ADDR", "127.0.0.1:0")
+        .env_remove("REDIS_URL")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
