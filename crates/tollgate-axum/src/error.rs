@@ -36,6 +36,8 @@ pub enum AuthErrorKind {
     /// The revocation store could not be asked and the answer was not cached (503, when
     /// the layer fails closed).
     StoreUnavailable,
+    /// No verification key could be loaded from the identity provider yet (503).
+    KeysUnavailable,
 }
 
 /// Why a request was refused, with everything needed to answer it.
@@ -76,7 +78,12 @@ impl AuthError {
     }
 
     pub(crate) fn invalid_token(error: tollgate::Error, settings: &Settings) -> Self {
-        let mut this = Self::new(AuthErrorKind::InvalidToken(error.kind()), settings);
+        let kind = match error.kind() {
+            // Not the client's fault: the keys to judge the token are missing.
+            tollgate::ErrorKind::KeysUnavailable => AuthErrorKind::KeysUnavailable,
+            kind => AuthErrorKind::InvalidToken(kind),
+        };
+        let mut this = Self::new(kind, settings);
         this.source = Some(Arc::new(error));
         this
     }
@@ -121,7 +128,9 @@ impl AuthError {
             AuthErrorKind::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             AuthErrorKind::InsufficientScope => StatusCode::FORBIDDEN,
             AuthErrorKind::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR,
-            AuthErrorKind::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AuthErrorKind::StoreUnavailable | AuthErrorKind::KeysUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -133,7 +142,9 @@ impl AuthError {
             AuthErrorKind::InvalidToken(_) => Some("invalid_token"),
             AuthErrorKind::InsufficientScope => Some("insufficient_scope"),
             AuthErrorKind::MissingLayer => Some("server_error"),
-            AuthErrorKind::StoreUnavailable => Some("temporarily_unavailable"),
+            AuthErrorKind::StoreUnavailable | AuthErrorKind::KeysUnavailable => {
+                Some("temporarily_unavailable")
+            }
         }
     }
 
@@ -147,6 +158,7 @@ impl AuthError {
             AuthErrorKind::InsufficientScope => "insufficient_scope",
             AuthErrorKind::MissingLayer => "auth_layer_missing",
             AuthErrorKind::StoreUnavailable => "revocation_unavailable",
+            AuthErrorKind::KeysUnavailable => "keys_unavailable",
         }
     }
 
@@ -162,14 +174,18 @@ impl AuthError {
                  .layer(tollgate_axum::AuthLayer::new(verifier)) to the Router"
             }
             AuthErrorKind::StoreUnavailable => "revocation status unavailable, try again",
+            AuthErrorKind::KeysUnavailable => "signing keys unavailable, try again",
         }
     }
 
     /// The `WWW-Authenticate` challenge for this error (RFC 6750 §3), if it has one.
     pub fn challenge(&self) -> Option<HeaderValue> {
+        // A 500 or 503 is not a challenge to the client's credentials.
         if matches!(
             self.kind,
-            AuthErrorKind::MissingLayer | AuthErrorKind::StoreUnavailable
+            AuthErrorKind::MissingLayer
+                | AuthErrorKind::StoreUnavailable
+                | AuthErrorKind::KeysUnavailable
         ) {
             return None;
         }
@@ -291,7 +307,7 @@ fn render(error: AuthError) -> Response {
     {
         response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
     }
-    if error.kind == AuthErrorKind::StoreUnavailable
+    if error.status() == StatusCode::SERVICE_UNAVAILABLE
         && !response.headers().contains_key(http::header::RETRY_AFTER)
     {
         response

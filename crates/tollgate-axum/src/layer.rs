@@ -319,26 +319,53 @@ impl Config {
         }
     }
 
-    fn authenticate(&self, headers: &HeaderMap, uri: &Uri) -> Result<AuthContext, AuthError> {
+    fn authenticate(&self, headers: &HeaderMap, uri: &Uri) -> Result<AuthContext, Refusal> {
         let settings = &self.settings;
         let token = self
             .find_token(headers, uri)
             .map_err(|why| AuthError::new(AuthErrorKind::InvalidRequest(why), settings))?;
         let token = match token {
             None if self.required => {
-                return Err(AuthError::new(AuthErrorKind::MissingToken, settings));
+                return Err(AuthError::new(AuthErrorKind::MissingToken, settings).into());
             }
             None => None,
-            Some(token) => Some(Arc::new(
-                self.verifier
-                    .verify(&token)
-                    .map_err(|e| AuthError::invalid_token(e, settings))?,
-            )),
+            Some(token) => match self.verifier.verify(&token) {
+                Ok(verified) => Some(Arc::new(verified)),
+                // The keys may have rotated: worth a (rate-limited) refetch, off this path.
+                Err(error)
+                    if self.verifier.fetches_keys()
+                        && matches!(
+                            error.kind(),
+                            ErrorKind::UnknownKey | ErrorKind::KeysUnavailable
+                        ) =>
+                {
+                    return Err(Refusal::FetchKeys(token.into_owned()));
+                }
+                Err(error) => return Err(AuthError::invalid_token(error, settings).into()),
+            },
         };
-        Ok(AuthContext {
+        Ok(self.context(token))
+    }
+
+    fn context(&self, token: Option<Arc<VerifiedToken>>) -> AuthContext {
+        AuthContext {
             token,
-            settings: settings.clone(),
-        })
+            settings: self.settings.clone(),
+        }
+    }
+}
+
+/// Why [`Config::authenticate`] could not accept the request at once.
+enum Refusal {
+    /// Refused for good.
+    Final(AuthError),
+    /// The token names a key the remote key set lacks: refetch, then verify again.
+    FetchKeys(String),
+}
+
+impl From<AuthError> for Refusal {
+    fn from(error: AuthError) -> Self {
+        Refusal::Final(error)
     }
 }
 
@@ -403,54 +430,91 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+    fn call(&mut self, request: Request<B>) -> Self::Future {
         // Verification is synchronous CPU work (tens of µs), so it runs here.
         let context = match self.config.authenticate(request.headers(), request.uri()) {
             Ok(context) => context,
-            Err(error) => {
-                log_decision(Err(&error));
-                return ResponseFuture::refused(error.into_response());
-            }
+            Err(Refusal::Final(error)) => return refuse(error),
+            Err(Refusal::FetchKeys(token)) => return self.pending(request, Pending::Verify(token)),
         };
         let (Some(store), Some(token)) = (&self.config.revocation, context.token()) else {
-            log_decision(Ok(&context));
-            request.extensions_mut().insert(context);
-            return ResponseFuture::inner(self.inner.call(request));
+            return self.accept(request, context);
         };
-        let token = TokenRef::new(token);
-        if let Some(status) = store.check_now(&token) {
-            return match revocation_verdict(&self.config, &context, Ok(status)) {
-                Ok(()) => {
-                    log_decision(Ok(&context));
-                    request.extensions_mut().insert(context);
-                    ResponseFuture::inner(self.inner.call(request))
-                }
-                Err(error) => {
-                    log_decision(Err(&error));
-                    ResponseFuture::refused(error.into_response())
-                }
-            };
+        match store.check_now(&TokenRef::new(token)) {
+            Some(status) => match revocation_verdict(&self.config, &context, Ok(status)) {
+                Ok(()) => self.accept(request, context),
+                Err(error) => refuse(error),
+            },
+            None => self.pending(request, Pending::Revocation(context)),
         }
-        // The store must be asked over the network. The service polled ready is the one
-        // to call after the await, so it moves into the future and a clone stays here
-        // (tower's readiness contract).
+    }
+}
+
+/// Where the asynchronous path of a request starts.
+enum Pending {
+    /// Verify this token again after refetching the remote keys.
+    Verify(String),
+    /// The token is verified; ask the revocation store.
+    Revocation(AuthContext),
+}
+
+fn refuse<F: std::future::Future>(error: AuthError) -> ResponseFuture<F> {
+    log_decision(Err(&error));
+    ResponseFuture::refused(error.into_response())
+}
+
+impl<S> AuthService<S> {
+    fn accept<B>(
+        &mut self,
+        mut request: Request<B>,
+        context: AuthContext,
+    ) -> ResponseFuture<S::Future>
+    where
+        S: Service<Request<B>, Response = Response>,
+    {
+        log_decision(Ok(&context));
+        request.extensions_mut().insert(context);
+        ResponseFuture::inner(self.inner.call(request))
+    }
+
+    /// The rare path that must await: a key refetch, or a revocation lookup over the
+    /// network. The service polled ready is the one to call after the await, so it moves
+    /// into the future and a clone stays here (tower's readiness contract).
+    fn pending<B>(&mut self, mut request: Request<B>, start: Pending) -> ResponseFuture<S::Future>
+    where
+        S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        B: Send + 'static,
+    {
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let config = self.config.clone();
-        let store = store.clone();
         ResponseFuture::pending(Box::pin(async move {
-            let checked = store.check(&token).await;
-            match revocation_verdict(&config, &context, checked) {
-                Ok(()) => {
-                    log_decision(Ok(&context));
-                    request.extensions_mut().insert(context);
-                    inner.call(request).await
-                }
-                Err(error) => {
+            let context = match start {
+                Pending::Revocation(context) => context,
+                Pending::Verify(token) => match config.verifier.verify_async(&token).await {
+                    Ok(verified) => config.context(Some(Arc::new(verified))),
+                    Err(error) => {
+                        let error = AuthError::invalid_token(error, &config.settings);
+                        log_decision(Err(&error));
+                        return Ok(error.into_response());
+                    }
+                },
+            };
+            if let (Some(store), Some(token)) = (&config.revocation, context.token()) {
+                let view = TokenRef::new(token);
+                let checked = match store.check_now(&view) {
+                    Some(status) => Ok(status),
+                    None => store.check(&view).await,
+                };
+                if let Err(error) = revocation_verdict(&config, &context, checked) {
                     log_decision(Err(&error));
-                    Ok(error.into_response())
+                    return Ok(error.into_response());
                 }
             }
+            log_decision(Ok(&context));
+            request.extensions_mut().insert(context);
+            inner.call(request).await
         }))
     }
 }

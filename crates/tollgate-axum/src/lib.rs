@@ -45,6 +45,7 @@
 //! |---|---|---|
 //! | `aws_lc_rs` | yes | crypto through aws-lc-rs (see the `tollgate` crate) |
 //! | `rust_crypto` | no | crypto through the pure-Rust RustCrypto crates |
+//! | `remote` | no | keys from a JWKS URL or OIDC discovery (`tollgate::remote`); a token with an unknown `kid` triggers a rate-limited refetch, and 503 while no key was ever loaded |
 
 mod error;
 mod extract;

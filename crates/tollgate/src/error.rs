@@ -64,6 +64,9 @@ pub enum ErrorKind {
     CustomClaims,
     /// The token was revoked.
     Revoked,
+    /// No verification key is available yet: the identity provider's keys were never
+    /// loaded. Not the client's fault (a 503).
+    KeysUnavailable,
 }
 
 impl ErrorKind {
@@ -93,6 +96,7 @@ impl ErrorKind {
             Self::WrongAudience => "audience_mismatch",
             Self::CustomClaims => "claims_mismatch",
             Self::Revoked => "token_revoked",
+            Self::KeysUnavailable => "keys_unavailable",
         }
     }
 
@@ -134,6 +138,7 @@ impl ErrorKind {
             Self::WrongAudience => "wrong audience",
             Self::CustomClaims => "claims do not match the expected shape",
             Self::Revoked => "token revoked",
+            Self::KeysUnavailable => "signing keys unavailable",
         }
     }
 }

@@ -48,6 +48,7 @@
 //! |---|---|---|
 //! | `aws_lc_rs` | yes | crypto through aws-lc-rs, the faster backend (needs a C compiler) |
 //! | `rust_crypto` | no | crypto through the pure-Rust RustCrypto crates, for builds without a C compiler |
+//! | `remote` | no | [`remote::RemoteKeys`]: keys from a JWKS URL or OIDC discovery (reqwest with rustls) |
 //!
 //! Exactly one backend is needed; with both enabled, aws-lc-rs is used.
 
@@ -58,6 +59,8 @@ mod claims;
 mod error;
 mod json;
 pub mod keys;
+#[cfg(feature = "remote")]
+pub mod remote;
 pub mod revocation;
 pub mod signer;
 pub mod verifier;

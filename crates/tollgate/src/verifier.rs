@@ -57,6 +57,10 @@ pub struct Verifier {
 #[derive(Debug)]
 struct Inner {
     keys: KeySet,
+    #[cfg(feature = "remote")]
+    remote: Option<crate::remote::RemoteKeys>,
+    /// For [`Verifier::any_of`]: the per-issuer verifiers a token is dispatched to.
+    delegates: Vec<Verifier>,
     issuers: Vec<String>,
     audiences: Vec<String>,
     leeway: u64,
@@ -74,6 +78,8 @@ struct Inner {
 #[must_use]
 pub struct VerifierBuilder {
     keys: KeySet,
+    #[cfg(feature = "remote")]
+    remote: Option<crate::remote::RemoteKeys>,
     pending: Option<ConfigError>,
     issuers: Vec<String>,
     audiences: Vec<String>,
@@ -91,6 +97,8 @@ impl Default for VerifierBuilder {
     fn default() -> Self {
         Self {
             keys: KeySet::new(),
+            #[cfg(feature = "remote")]
+            remote: None,
             pending: None,
             issuers: Vec::new(),
             audiences: Vec::new(),
@@ -120,6 +128,14 @@ impl VerifierBuilder {
         if let Err(e) = self.keys.extend(keys) {
             self.pending.get_or_insert(e);
         }
+        self
+    }
+
+    /// Also accepts keys fetched from an identity provider (feature `remote`). A token
+    /// whose `kid` is unknown makes [`Verifier::verify_async`] refetch them (rate-limited).
+    #[cfg(feature = "remote")]
+    pub fn remote_keys(mut self, keys: crate::remote::RemoteKeys) -> Self {
+        self.remote = Some(keys);
         self
     }
 
@@ -212,7 +228,11 @@ impl VerifierBuilder {
         if let Some(e) = self.pending {
             return Err(e);
         }
-        if self.keys.is_empty() {
+        #[cfg(feature = "remote")]
+        let has_remote = self.remote.is_some();
+        #[cfg(not(feature = "remote"))]
+        let has_remote = false;
+        if self.keys.is_empty() && !has_remote {
             return Err(ConfigError::NoKeys);
         }
         if self.issuers.iter().any(String::is_empty) {
@@ -230,6 +250,9 @@ impl VerifierBuilder {
         Ok(Verifier {
             inner: Arc::new(Inner {
                 keys: self.keys,
+                #[cfg(feature = "remote")]
+                remote: self.remote,
+                delegates: Vec::new(),
                 issuers: self.issuers,
                 audiences: self.audiences,
                 leeway: self.leeway.as_secs(),
@@ -309,6 +332,112 @@ impl Verifier {
         &self.inner.keys
     }
 
+    /// One verifier for several issuers, each with its own keys, audiences and rules.
+    ///
+    /// A token goes to the verifier whose issuers include its `iss`. That `iss` is read
+    /// before the signature is checked, so it is used for nothing but choosing the
+    /// candidate: the chosen verifier then checks the signature with *its* keys and the
+    /// `iss` again. Each verifier must name at least one issuer, and no two the same.
+    pub fn any_of(verifiers: impl IntoIterator<Item = Verifier>) -> Result<Self, ConfigError> {
+        let delegates: Vec<Verifier> = verifiers.into_iter().collect();
+        let mut seen = std::collections::HashSet::new();
+        for verifier in &delegates {
+            if verifier.inner.issuers.is_empty() {
+                return Err(ConfigError::InvalidOption(
+                    "each verifier of any_of needs an issuer",
+                ));
+            }
+            if verifier
+                .inner
+                .issuers
+                .iter()
+                .any(|iss| !seen.insert(iss.clone()))
+            {
+                return Err(ConfigError::InvalidOption(
+                    "two verifiers of any_of share an issuer",
+                ));
+            }
+        }
+        let max_token_len = delegates
+            .iter()
+            .map(|v| v.inner.max_token_len)
+            .max()
+            .ok_or(ConfigError::NoKeys)?;
+        Ok(Verifier {
+            inner: Arc::new(Inner {
+                keys: KeySet::new(),
+                #[cfg(feature = "remote")]
+                remote: None,
+                delegates,
+                issuers: Vec::new(),
+                audiences: Vec::new(),
+                leeway: 0,
+                require_exp: true,
+                validate_iat: false,
+                required_typ: None,
+                required_claims: Vec::new(),
+                max_token_len,
+                try_all_keys: false,
+                roles_claim: ClaimPath::default(),
+            }),
+        })
+    }
+
+    /// The verifier of [`Verifier::any_of`] that `token` claims to be for, chosen by its
+    /// unverified `iss`.
+    fn delegate_for(&self, token: &str) -> Result<&Verifier, Error> {
+        if token.len() > self.inner.max_token_len {
+            return Err(ErrorKind::TooLarge.into());
+        }
+        let payload = token
+            .split('.')
+            .nth(1)
+            .ok_or(Error::new(ErrorKind::Malformed))?;
+        let claims = json::parse_object(&b64(payload, ErrorKind::MalformedClaims)?)
+            .map_err(|e| Error::with_source(ErrorKind::MalformedClaims, e))?;
+        let iss = match claims.get("iss") {
+            Some(Value::String(iss)) => iss,
+            Some(_) => return Err(ErrorKind::InvalidClaim("iss").into()),
+            None => return Err(ErrorKind::MissingClaim("iss").into()),
+        };
+        self.inner
+            .delegates
+            .iter()
+            .find(|v| v.inner.issuers.contains(iss))
+            .ok_or(Error::new(ErrorKind::WrongIssuer))
+    }
+
+    /// Whether verification may have to fetch keys ([`Verifier::verify_async`] then does
+    /// more than [`Verifier::verify`]).
+    pub fn fetches_keys(&self) -> bool {
+        #[cfg(feature = "remote")]
+        if self.inner.remote.is_some() {
+            return true;
+        }
+        self.inner.delegates.iter().any(Verifier::fetches_keys)
+    }
+
+    /// Like [`Verifier::verify`], but a token whose `kid` is unknown to the remote keys
+    /// makes them refetch (at most once per cooldown, shared by concurrent callers) and is
+    /// then verified again. Without remote keys, the same as [`Verifier::verify`].
+    pub async fn verify_async(&self, token: &str) -> Result<VerifiedToken, Error> {
+        if !self.inner.delegates.is_empty() {
+            return Box::pin(self.delegate_for(token)?.verify_async(token)).await;
+        }
+        let first = self.verify(token);
+        #[cfg(feature = "remote")]
+        if let (Err(error), Some(remote)) = (&first, &self.inner.remote)
+            && matches!(
+                error.kind(),
+                ErrorKind::UnknownKey | ErrorKind::KeysUnavailable
+            )
+            && remote.refresh_for_unknown_kid().await
+        {
+            return self.verify(token);
+        }
+        first
+    }
+
     /// Verifies `token` now, keeping the claims as JSON.
     pub fn verify(&self, token: &str) -> Result<VerifiedToken, Error> {
         self.verify_at(token, now_secs())
@@ -322,6 +451,9 @@ impl Verifier {
 
     /// Verifies `token` as if the time were `now` (seconds since the Unix epoch).
     pub fn verify_at(&self, token: &str, now: u64) -> Result<VerifiedToken, Error> {
+        if !self.inner.delegates.is_empty() {
+            return self.delegate_for(token)?.verify_at(token, now);
+        }
         let inner = &*self.inner;
         if token.len() > inner.max_token_len {
             return Err(ErrorKind::TooLarge.into());
@@ -343,7 +475,7 @@ impl Verifier {
         let header = self.read_header(h64)?;
         let signature = b64(s64, ErrorKind::Malformed)?;
         let message = &token.as_bytes()[..h64.len() + 1 + p64.len()];
-        let key = self.check_signature(&header, message, &signature)?;
+        let kid = self.check_signature(&header, message, &signature)?;
 
         let payload = b64(p64, ErrorKind::MalformedClaims)?;
         let claims = json::parse_object(&payload)
@@ -359,7 +491,7 @@ impl Verifier {
         };
         Ok(VerifiedToken {
             algorithm: header.alg,
-            kid: key.kid().map(str::to_owned),
+            kid,
             registered,
             roles,
             scopes,
@@ -404,6 +536,17 @@ impl Verifier {
         Ok(Header { alg, kid })
     }
 
+    /// The remote keys as they are now, if any are configured and loaded.
+    fn remote_keys(&self) -> Option<Arc<KeySet>> {
+        #[cfg(feature = "remote")]
+        if let Some(remote) = &self.inner.remote {
+            return remote.current();
+        }
+        None
+    }
+
+    /// Selects the key for `header` among the static and the remote keys and checks the
+    /// signature with it; returns the key's `kid`.
     // `&Vec` because jsonwebtoken's verifiers implement `signature::Verifier<Vec<u8>>`.
     #[allow(clippy::ptr_arg)]
     fn check_signature(
@@ -411,8 +554,13 @@ impl Verifier {
         header: &Header,
         message: &[u8],
         signature: &Vec<u8>,
-    ) -> Result<&Key, Error> {
-        let keys = &self.inner.keys;
+    ) -> Result<Option<String>, Error> {
+        let remote = self.remote_keys();
+        if self.inner.keys.is_empty() && remote.is_none() {
+            return Err(ErrorKind::KeysUnavailable.into());
+        }
+        let sets = [Some(&self.inner.keys), remote.as_deref()];
+        let keys = || sets.iter().flatten().flat_map(|set| set.iter());
         let verify = |key: &Key| {
             let provider = jsonwebtoken::crypto::CryptoProvider::try_get_default()
                 .ok_or(Error::new(ErrorKind::InvalidSignature))?;
@@ -423,33 +571,37 @@ impl Verifier {
                 .map_err(|_| Error::new(ErrorKind::InvalidSignature))
         };
         if let Some(kid) = &header.kid {
-            let key = keys.get(kid).ok_or(Error::new(ErrorKind::UnknownKey))?;
+            let key = sets
+                .iter()
+                .flatten()
+                .find_map(|set| set.get(kid))
+                .ok_or(Error::new(ErrorKind::UnknownKey))?;
             if key.algorithm() != header.alg {
                 return Err(ErrorKind::AlgorithmMismatch.into());
             }
             verify(key)?;
-            return Ok(key);
+            return Ok(key.kid().map(str::to_owned));
         }
-        let mut candidates = keys.iter().filter(|k| k.algorithm() == header.alg);
+        let mut candidates = keys().filter(|k| k.algorithm() == header.alg);
         let Some(first) = candidates.next() else {
-            return Err(if keys.len() == 1 {
+            return Err(if keys().count() == 1 {
                 ErrorKind::AlgorithmMismatch
             } else {
                 ErrorKind::UnknownKey
             }
             .into());
         };
-        let rest: Vec<&Key> = candidates.collect();
-        if rest.is_empty() {
+        if candidates.next().is_none() {
             verify(first)?;
-            return Ok(first);
+            return Ok(first.kid().map(str::to_owned));
         }
         if !self.inner.try_all_keys {
             return Err(ErrorKind::AmbiguousKey.into());
         }
-        std::iter::once(first)
-            .chain(rest)
+        keys()
+            .filter(|k| k.algorithm() == header.alg)
             .find(|k| verify(k).is_ok())
+            .map(|k| k.kid().map(str::to_owned))
             .ok_or(Error::new(ErrorKind::InvalidSignature))
     }
 
