@@ -21,6 +21,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
+use tollgate::remote::RemoteKeys;
 use tollgate::revocation::{self, RevocationStore};
 use tollgate::{ConfigError, MemoryStore, Signer, SigningKey, TokenRequest, Verifier};
 use tollgate_axum::{AuthLayer, Claims, RequireRole};
@@ -34,6 +35,9 @@ pub struct DemoConfig {
     pub audience: String,
     /// Lifetime of a token.
     pub ttl: Duration,
+    /// An identity provider's keys (`TOLLGATE_JWKS_URL` or `TOLLGATE_OIDC_ISSUER`): tokens
+    /// it signs for the same issuer and audience are accepted too.
+    pub remote_keys: Option<RemoteKeys>,
 }
 
 impl Default for DemoConfig {
@@ -42,6 +46,7 @@ impl Default for DemoConfig {
             issuer: "tollgate-demo".into(),
             audience: "tollgate-demo-api".into(),
             ttl: Duration::from_secs(15 * 60),
+            remote_keys: None,
         }
     }
 }
@@ -76,11 +81,14 @@ pub fn app_with_store(
         .audience(config.audience.clone())
         .ttl(config.ttl)
         .build()?;
-    let verifier = Verifier::builder()
+    let mut verifier = Verifier::builder()
         .keys(signer.verification_keys()?)
         .issuer(config.issuer.clone())
-        .audience(config.audience.clone())
-        .build()?;
+        .audience(config.audience.clone());
+    if let Some(remote) = &config.remote_keys {
+        verifier = verifier.remote_keys(remote.clone());
+    }
+    let verifier = verifier.build()?;
 
     let admin_only = RequireRole::any(["admin"]);
     let protected = Router::new()

@@ -8,12 +8,16 @@
 //! `TOLLGATE_ISSUER` (default `tollgate-demo`), `TOLLGATE_AUDIENCE` (default
 //! `tollgate-demo-api`), `REDIS_URL` (unset: revocations in memory; set, e.g.
 //! `redis://127.0.0.1:6379/`: revocations in Redis, shared by every demo process),
+//! `TOLLGATE_JWKS_URL` or `TOLLGATE_OIDC_ISSUER` (set: tokens signed by that identity
+//! provider's keys, for the same issuer and audience, are accepted too),
 //! `RUST_LOG` (default `info,tollgate_axum=debug`).
 //!
 //! It generates a signing key at start, so tokens from an earlier run are refused.
 
 use std::env;
 use std::sync::Arc;
+use std::time::Duration;
+use tollgate::remote::RemoteKeys;
 use tollgate::revocation::RevocationStore;
 use tollgate::{CachingStore, MemoryStore};
 use tollgate_demo::{DemoConfig, app_with_store};
@@ -37,6 +41,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if let Ok(audience) = env::var("TOLLGATE_AUDIENCE") {
         config.audience = audience;
+    }
+    let remote = match (
+        env::var("TOLLGATE_JWKS_URL"),
+        env::var("TOLLGATE_OIDC_ISSUER"),
+    ) {
+        (Ok(url), _) if !url.is_empty() => Some(RemoteKeys::jwks(url)),
+        (_, Ok(issuer)) if !issuer.is_empty() => Some(RemoteKeys::discover(issuer)),
+        _ => None,
+    };
+    if let Some(remote) = remote {
+        let keys = remote.build()?;
+        if !keys.wait_until_loaded(Duration::from_secs(5)).await {
+            tracing::warn!(
+                "the identity provider's keys are not loaded yet; retrying in the background"
+            );
+        }
+        config.remote_keys = Some(keys);
     }
 
     let revocations: Arc<dyn RevocationStore> = match env::var("REDIS_URL") {
