@@ -520,3 +520,43 @@ async fn every_trusted_algorithm_is_accepted() {
     }
     assert_eq!(app.runs(), 4);
 }
+
+#[tokio::test]
+async fn an_empty_requirement_admits_no_one() {
+    let app = App::build(|runs| {
+        let runs = runs.clone();
+        axum::Router::new()
+            .route(
+                "/",
+                axum::routing::get(move || {
+                    runs.hit();
+                    async { "ok" }
+                })
+                .route_layer(tollgate_axum::RequireRole::all(Vec::<String>::new())),
+            )
+            .layer(layer())
+    });
+    let token = issue(tollgate::TokenRequest::new("alice").roles(["admin"]));
+    app.bearer(&token).await.assert_insufficient_scope("");
+}
+
+#[tokio::test]
+async fn a_non_ascii_role_name_keeps_the_challenge() {
+    let app = App::build(|runs| {
+        let runs = runs.clone();
+        axum::Router::new()
+            .route(
+                "/",
+                axum::routing::get(move || {
+                    runs.hit();
+                    async { "ok" }
+                })
+                .route_layer(tollgate_axum::RequireRole::any(["админ", "admin\"x"])),
+            )
+            .layer(layer())
+    });
+    let token = issue(tollgate::TokenRequest::new("alice").roles(["user"]));
+    app.bearer(&token)
+        .await
+        .assert_insufficient_scope(" adminx");
+}

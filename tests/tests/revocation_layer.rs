@@ -262,3 +262,105 @@ async fn logout_through_the_helper_revokes_until_exp() {
     );
     assert_eq!(store.len(), 1);
 }
+
+#[tokio::test]
+async fn a_revoked_token_stays_refused_through_its_leeway() {
+    let store = CountingStore::default();
+    let app = revoking_app(&store);
+    // Expired 30 s ago, still inside the default 60 s leeway: accepted until revoked.
+    let exp = now() - 30;
+    let token = token_with_claims(TestKey::Es, json!({ "jti": "late", "exp": exp }));
+    app.bearer(&token).await.assert_accepted();
+    assert_eq!(
+        token_ref(&token).until,
+        exp + 60,
+        "kept as long as it is accepted"
+    );
+
+    revoke(&store, &token).await;
+    app.bearer(&token)
+        .await
+        .assert_invalid_token(REVOKED.0, REVOKED.1);
+}
+
+#[tokio::test]
+async fn a_later_cut_off_is_never_weakened_by_an_earlier_one() {
+    let store = CountingStore::default();
+    let app = revoking_app(&store);
+    let t = now();
+    let token = token_with_claims(TestKey::Hs, json!({ "iat": t - 10, "jti": "cut" }));
+    store
+        .revoke_subject(ISSUER, "alice", t, t + 3600)
+        .await
+        .unwrap();
+    store
+        .revoke_subject(ISSUER, "alice", t - 100, t + 60)
+        .await
+        .unwrap();
+    app.bearer(&token)
+        .await
+        .assert_invalid_token(REVOKED.0, REVOKED.1);
+}
+
+/// A store whose lookups never finish, like a Redis that stopped answering.
+#[derive(Debug, Default)]
+struct Hanging;
+
+impl RevocationStore for Hanging {
+    fn revoke_token<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(std::future::pending())
+    }
+
+    fn revoke_subject<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: u64,
+        _: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(std::future::pending())
+    }
+
+    fn remove_token<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(std::future::pending())
+    }
+
+    fn remove_subject<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(std::future::pending())
+    }
+
+    fn check<'a>(&'a self, _: &'a TokenRef) -> BoxFuture<'a, Result<Status, StoreError>> {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test]
+async fn cancelled_lookups_leave_nothing_behind() {
+    let cache = tollgate::CachingStore::new(Hanging);
+    for i in 0..200 {
+        let token = token_ref(&token_with_claims(
+            TestKey::Hs,
+            json!({ "jti": format!("c-{i}") }),
+        ));
+        let lookup = cache.check(&token);
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(1), lookup)
+                .await
+                .is_err()
+        );
+    }
+    assert_eq!(
+        cache.lookups_in_flight(),
+        0,
+        "dropped requests must not leak in-flight cells"
+    );
+}

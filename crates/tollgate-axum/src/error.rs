@@ -197,11 +197,11 @@ impl AuthError {
             ));
         }
         if let Some(required) = &self.required {
-            // Names come from the application's configuration, but a stray quote must
-            // still not break the header.
+            // Names come from the application's configuration, but a character a scope may
+            // not hold (RFC 6750 §3: NQSCHAR and space) must still not break the header.
             let required: String = required
                 .chars()
-                .filter(|c| *c != '"' && *c != '\\')
+                .filter(|c| matches!(c, ' ' | '!' | '#'..='[' | ']'..='~'))
                 .collect();
             value.push_str(&format!(", scope=\"{required}\""));
         }

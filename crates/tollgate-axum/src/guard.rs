@@ -59,12 +59,18 @@ struct Requirement {
     names: Arc<[String]>,
 }
 
+/// Whether `token` has any (or all) of `names`. An empty requirement admits no one: an
+/// `all([])` built from an empty configuration must not open the route to everybody.
 fn satisfied<'a>(
     token: &VerifiedToken,
     kind: Kind,
     all: bool,
-    mut names: impl Iterator<Item = &'a str>,
+    names: impl Iterator<Item = &'a str>,
 ) -> bool {
+    let mut names = names.peekable();
+    if names.peek().is_none() {
+        return false;
+    }
     let has = |name: &str| match kind {
         Kind::Role => token.has_role(name),
         Kind::Scope => token.has_scope(name),

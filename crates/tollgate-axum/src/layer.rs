@@ -39,7 +39,7 @@ struct Config {
     header: Option<HeaderName>,
     query: Option<String>,
     revocation: Option<Arc<dyn RevocationStore>>,
-    fail_open: bool,
+    on_store_error: StoreFailure,
     settings: Settings,
 }
 
@@ -109,7 +109,7 @@ impl AuthLayer {
                 header: None,
                 query: None,
                 revocation: None,
-                fail_open: false,
+                on_store_error: StoreFailure::FailClosed,
                 settings: Settings::default(),
             }),
         }
@@ -137,7 +137,13 @@ impl AuthLayer {
         self
     }
 
-    /// Reads the token from the cookie `name` when no header carries one.
+    /// Reads the token from the cookie `name` when no header carries one (default
+    /// `access_token`).
+    ///
+    /// # Security
+    /// A browser sends cookies with cross-site requests too. Routes that change state and
+    /// accept the cookie need CSRF protection: the cookie should be `SameSite=Strict` (as
+    /// the demo sets it), or use [`AuthLayer::without_cookie`] and bearer headers only.
     pub fn cookie(mut self, name: impl Into<String>) -> Self {
         self.config_mut().cookie = Some(name.into());
         self
@@ -180,7 +186,7 @@ impl AuthLayer {
     /// What to do when the revocation store cannot answer (default
     /// [`StoreFailure::FailClosed`]: 503).
     pub fn on_store_error(mut self, policy: StoreFailure) -> Self {
-        self.config_mut().fail_open = policy == StoreFailure::FailOpen;
+        self.config_mut().on_store_error = policy;
         self
     }
 
@@ -402,7 +408,7 @@ fn revocation_verdict(
             &context.settings,
         )),
         Ok(_) => Ok(()),
-        Err(error) if config.fail_open => {
+        Err(error) if config.on_store_error == StoreFailure::FailOpen => {
             tracing::warn!(target: "tollgate_axum::auth", %error, "revocation store unavailable; failing open");
             Ok(())
         }
@@ -490,10 +496,11 @@ impl<S> AuthService<S> {
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let config = self.config.clone();
         ResponseFuture::pending(Box::pin(async move {
-            let context = match start {
-                Pending::Revocation(context) => context,
+            // Only a freshly verified token can still be answered without I/O.
+            let (context, try_now) = match start {
+                Pending::Revocation(context) => (context, false),
                 Pending::Verify(token) => match config.verifier.verify_async(&token).await {
-                    Ok(verified) => config.context(Some(Arc::new(verified))),
+                    Ok(verified) => (config.context(Some(Arc::new(verified))), true),
                     Err(error) => {
                         let error = AuthError::invalid_token(error, &config.settings);
                         log_decision(Err(&error));
@@ -503,7 +510,7 @@ impl<S> AuthService<S> {
             };
             if let (Some(store), Some(token)) = (&config.revocation, context.token()) {
                 let view = TokenRef::new(token);
-                let checked = match store.check_now(&view) {
+                let checked = match try_now.then(|| store.check_now(&view)).flatten() {
                     Some(status) => Ok(status),
                     None => store.check(&view).await,
                 };

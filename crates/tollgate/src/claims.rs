@@ -169,6 +169,8 @@ pub struct VerifiedToken<T = Value> {
     pub(crate) scopes: Vec<String>,
     /// For a token without `jti`: `sha256:` and the hash of its decoded claim set.
     pub(crate) fingerprint: Option<String>,
+    /// `exp` plus the verifier's leeway: the last second the token is accepted.
+    pub(crate) accepted_until: Option<u64>,
     pub(crate) claims: T,
 }
 
@@ -207,6 +209,13 @@ impl<T> VerifiedToken<T> {
             .as_deref()
             .or(self.fingerprint.as_deref())
             .unwrap_or_default()
+    }
+
+    /// Until when the verifier that accepted this token would accept it: `exp` plus the
+    /// leeway, in seconds since the epoch; `None` for a token without `exp`. A revocation
+    /// must be kept at least this long.
+    pub fn accepted_until(&self) -> Option<u64> {
+        self.accepted_until
     }
 
     /// The roles read from the configured claim path.
@@ -251,6 +260,7 @@ impl<T> VerifiedToken<T> {
             roles: self.roles.clone(),
             scopes: self.scopes.clone(),
             fingerprint: self.fingerprint.clone(),
+            accepted_until: self.accepted_until,
             claims: f(&self.claims)?,
         })
     }

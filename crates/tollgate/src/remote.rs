@@ -226,7 +226,7 @@ impl RemoteKeysBuilder {
             jwks_uri: ArcSwapOption::empty(),
             loads: AtomicU64::new(0),
             fetches: AtomicU64::new(0),
-            fetch_lock: tokio::sync::Mutex::new(None),
+            fetch_lock: Arc::new(tokio::sync::Mutex::new(None)),
             task: Mutex::new(None),
             loaded: tokio::sync::Notify::new(),
         });
@@ -257,7 +257,7 @@ struct Shared {
     fetches: AtomicU64,
     /// Held during a fetch; the value is when the last fetch triggered by an unknown `kid`
     /// started, for the cooldown. Readers of the keys never touch it.
-    fetch_lock: tokio::sync::Mutex<Option<Instant>>,
+    fetch_lock: Arc<tokio::sync::Mutex<Option<Instant>>>,
     task: Mutex<Option<AbortHandle>>,
     loaded: tokio::sync::Notify,
 }
@@ -353,7 +353,7 @@ impl RemoteKeys {
         let shared = &self.shared;
         let seen = shared.loads.load(Ordering::Acquire);
         let refresh = async {
-            let mut last = shared.fetch_lock.lock().await;
+            let mut last = Arc::clone(&shared.fetch_lock).lock_owned().await;
             if shared.loads.load(Ordering::Acquire) != seen {
                 return true; // another caller's fetch loaded new keys meanwhile
             }
@@ -362,7 +362,16 @@ impl RemoteKeys {
             }
             *last = Some(Instant::now());
             tracing::info!(target: "tollgate::remote", "refetching keys for an unknown kid");
-            shared.fetch_and_store().await.is_ok()
+            // The fetch runs in a task of its own, holding the lock: a caller that stops
+            // waiting (its bound passed, or its client hung up) must not cancel a fetch
+            // that the cooldown would then keep from being retried.
+            let fetching = Arc::clone(shared);
+            tokio::spawn(async move {
+                let _last = last;
+                fetching.fetch_and_store().await.is_ok()
+            })
+            .await
+            .unwrap_or(false)
         };
         tokio::time::timeout(shared.unknown_kid_wait, refresh)
             .await

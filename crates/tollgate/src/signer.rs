@@ -25,16 +25,16 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::Algorithm;
 use crate::error::ConfigError;
 use crate::keys::{Key, KeySet, ensure_crypto_provider};
+use crate::{Algorithm, now_secs};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{AlgorithmFamily, EncodingKey, Header};
 use serde_json::{Map, Value, json};
 use std::error::Error as StdError;
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Claim names the [`Signer`] sets itself; a [`TokenRequest`] cannot override them.
 const RESERVED: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
@@ -377,12 +377,6 @@ impl SignerBuilder {
         }
         Ok(self.signer)
     }
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// 128 random bits, base64url: unguessable and unique without coordination.

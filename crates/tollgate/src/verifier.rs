@@ -34,14 +34,14 @@
 use crate::claims::{ClaimPath, RegisteredClaims, VerifiedToken, read_roles, read_scopes};
 use crate::error::{ConfigError, Error, ErrorKind};
 use crate::keys::{Key, KeySet, ensure_crypto_provider, kid_is_plausible};
-use crate::{Algorithm, json};
+use crate::{Algorithm, json, now_secs};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::ThumbprintHash;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Default maximum token length: 8 KiB.
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -315,12 +315,6 @@ fn fingerprint(payload: &[u8]) -> Result<String, Error> {
     Ok(format!("sha256:{}", URL_SAFE_NO_PAD.encode(digest)))
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 impl Verifier {
     /// A builder with the secure defaults: `exp` required, 60 s leeway, 8 KiB limit.
     pub fn builder() -> VerifierBuilder {
@@ -483,6 +477,7 @@ impl Verifier {
         let registered = RegisteredClaims::from_map(&claims)?;
         self.check_claims(&claims, &registered, now)?;
 
+        let accepted_until = registered.exp.map(|exp| exp.saturating_add(inner.leeway));
         let roles = read_roles(inner.roles_claim.lookup(&claims));
         let scopes = read_scopes(&claims);
         let fingerprint = match registered.jti {
@@ -496,6 +491,7 @@ impl Verifier {
             roles,
             scopes,
             fingerprint,
+            accepted_until,
             claims: Value::Object(claims),
         })
     }

@@ -29,6 +29,17 @@ struct Cached {
     until: u64,
     /// How long an `Active` answer is trusted, fixed when it was cached.
     active_ttl: Duration,
+    /// Hash of the token's issuer and subject, so that a subject's cut-off forgets only
+    /// that subject's answers (a collision only forgets more).
+    subject: u64,
+}
+
+fn subject_hash(issuer: &str, subject: Option<&str>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    issuer.hash(&mut hasher);
+    subject.hash(&mut hasher);
+    hasher.finish()
 }
 
 struct CachedExpiry;
@@ -192,6 +203,11 @@ impl<S: RevocationStore> CachingStore<S> {
         self.shared.pushing.load(Ordering::Acquire)
     }
 
+    /// Number of backend lookups in flight (each shared by every caller waiting on it).
+    pub fn lookups_in_flight(&self) -> usize {
+        self.shared.lock_inflight().len()
+    }
+
     /// Number of cached answers, after pending expiries ran.
     pub fn cached_entries(&self) -> u64 {
         self.shared.cache.run_pending_tasks();
@@ -205,28 +221,38 @@ fn cache_key(token: &TokenRef) -> String {
 
 impl<S: RevocationStore> Shared<S> {
     fn apply(&self, event: Invalidation) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.generation.fetch_add(1, Ordering::SeqCst);
         match event {
             Invalidation::Token { issuer, id } => {
-                self.cache.invalidate(&entry_key('c', &issuer, &id));
+                let key = entry_key('c', &issuer, &id);
+                self.cache.invalidate(&key);
+                // A lookup in flight may predate the change: later callers must not join it.
+                self.lock_inflight().remove(&key);
             }
-            // Answers are cached per token, not per subject; subject changes are rare, so
-            // every answer a cut-off could change is dropped.
-            Invalidation::Subject { .. } => {
-                self.forget(|status| status != Status::TokenRevoked);
+            Invalidation::Subject { issuer, subject } => {
+                let hash = subject_hash(&issuer, Some(&subject));
+                self.forget(move |cached| {
+                    cached.subject == hash && cached.status != Status::TokenRevoked
+                });
+                self.lock_inflight().clear();
             }
             Invalidation::Connected => self.pushing.store(true, Ordering::Release),
             Invalidation::Disconnected => {
                 self.pushing.store(false, Ordering::Release);
-                self.forget(|status| status == Status::Active);
+                self.forget(|cached| cached.status == Status::Active);
+                self.lock_inflight().clear();
             }
         }
     }
 
-    fn forget(&self, which: impl Fn(Status) -> bool + Send + Sync + 'static) {
+    fn lock_inflight(&self) -> std::sync::MutexGuard<'_, HashMap<String, Inflight>> {
+        self.inflight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn forget(&self, which: impl Fn(&Cached) -> bool + Send + Sync + 'static) {
         if self
             .cache
-            .invalidate_entries_if(move |_, cached| which(cached.status))
+            .invalidate_entries_if(move |_, cached| which(cached))
             .is_err()
         {
             // Only possible without support_invalidation_closures, which build() sets.
@@ -243,17 +269,47 @@ impl<S: RevocationStore> Shared<S> {
     }
 
     async fn fetch(&self, key: &str, token: &TokenRef) -> Result<Status, Arc<StoreError>> {
-        let generation = self.generation.load(Ordering::Acquire);
+        let generation = self.generation.load(Ordering::SeqCst);
         let status = self.store.check(token).await.map_err(Arc::new)?;
-        if self.generation.load(Ordering::Acquire) == generation {
+        if self.generation.load(Ordering::SeqCst) == generation {
             let cached = Cached {
                 status,
                 until: token.until,
                 active_ttl: self.active_ttl(),
+                subject: subject_hash(&token.issuer, token.subject.as_deref()),
             };
             self.cache.insert(key.to_owned(), cached);
+            // An invalidation between the check above and the insert may have been
+            // overwritten by this (older) answer: drop it then. Forgetting is always safe.
+            if self.generation.load(Ordering::SeqCst) != generation {
+                self.cache.invalidate(key);
+            }
         }
         Ok(status)
+    }
+}
+
+/// Removes a token's in-flight cell when its lookup ends, also when the lookup is
+/// cancelled (the request was dropped): cells must not pile up.
+struct InflightGuard<'a, S> {
+    shared: &'a Shared<S>,
+    key: &'a str,
+    cell: Inflight,
+}
+
+impl<S> Drop for InflightGuard<'_, S> {
+    fn drop(&mut self) {
+        let mut inflight = self
+            .shared
+            .inflight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if inflight
+            .get(self.key)
+            .is_some_and(|c| Arc::ptr_eq(c, &self.cell))
+        {
+            inflight.remove(self.key);
+        }
     }
 }
 
@@ -266,13 +322,18 @@ impl<S: RevocationStore> RevocationStore for CachingStore<S> {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             self.shared.store.revoke_token(issuer, id, until).await?;
-            self.shared.generation.fetch_add(1, Ordering::AcqRel);
+            let shared = &*self.shared;
+            shared.generation.fetch_add(1, Ordering::SeqCst);
+            let key = entry_key('c', issuer, id);
+            shared.lock_inflight().remove(&key);
             let cached = Cached {
                 status: Status::TokenRevoked,
                 until,
                 active_ttl: Duration::ZERO,
+                // Cut-offs never forget a revoked token, so its subject is not needed.
+                subject: 0,
             };
-            self.shared.cache.insert(entry_key('c', issuer, id), cached);
+            shared.cache.insert(key, cached);
             Ok(())
         })
     }
@@ -335,20 +396,24 @@ impl<S: RevocationStore> RevocationStore for CachingStore<S> {
                 return Ok(cached.status);
             }
             let cell = {
-                let mut inflight = shared.inflight.lock().unwrap_or_else(|e| e.into_inner());
+                let mut inflight = shared.lock_inflight();
                 // A fetch may have completed (and left its cell) since the miss above.
                 if let Some(cached) = shared.cache.get(&key) {
                     return Ok(cached.status);
                 }
                 inflight.entry(key.clone()).or_default().clone()
             };
-            let result = cell.get_or_init(|| shared.fetch(&key, token)).await.clone();
-            {
-                let mut inflight = shared.inflight.lock().unwrap_or_else(|e| e.into_inner());
-                if inflight.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
-                    inflight.remove(&key);
-                }
-            }
+            let guard = InflightGuard {
+                shared,
+                key: &key,
+                cell,
+            };
+            let result = guard
+                .cell
+                .get_or_init(|| shared.fetch(&key, token))
+                .await
+                .clone();
+            drop(guard);
             result.map_err(|e| StoreError::new("revocation store unavailable", e))
         })
     }

@@ -82,10 +82,21 @@ impl MemoryStore {
         self.len() == 0
     }
 
+    /// Stores a revocation, never weakening one already there: the later cut-off and the
+    /// later expiry win, so a late or repeated call cannot bring tokens back.
     fn put(&self, key: String, before: u64, until: u64) {
-        if until > now_secs() {
-            self.entries.insert(key, Entry { before, until });
+        if until <= now_secs() {
+            return;
         }
+        self.entries
+            .entry(key)
+            .and_upsert_with(|old| match old.map(|e| e.into_value()) {
+                Some(old) => Entry {
+                    before: old.before.max(before),
+                    until: old.until.max(until),
+                },
+                None => Entry { before, until },
+            });
     }
 
     fn status(&self, token: &TokenRef) -> Status {

@@ -78,12 +78,12 @@ pub use cache::{
 pub use memory::MemoryStore;
 
 use crate::VerifiedToken;
+pub(crate) use crate::now_secs;
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A boxed, `Send` future: what the store operations return, so that the trait can be used
 /// as `dyn RevocationStore`.
@@ -105,8 +105,9 @@ pub struct TokenRef {
     pub subject: Option<String>,
     /// `iat`, if any.
     pub issued_at: Option<u64>,
-    /// Until when a revocation of this token must be kept: its `exp`, or now plus
-    /// [`RETENTION_WITHOUT_EXP`] for a token without one.
+    /// Until when a revocation of this token must be kept: as long as it would be accepted
+    /// (`exp` plus the verifier's leeway), or now plus [`RETENTION_WITHOUT_EXP`] for a
+    /// token without `exp`.
     pub until: u64,
 }
 
@@ -119,8 +120,8 @@ impl TokenRef {
             id: token.revocation_id().to_owned(),
             subject: registered.sub.clone(),
             issued_at: registered.iat,
-            until: registered
-                .exp
+            until: token
+                .accepted_until()
                 .unwrap_or_else(|| now_secs() + RETENTION_WITHOUT_EXP),
         }
     }
@@ -239,7 +240,8 @@ pub trait RevocationStore: fmt::Debug + Send + Sync + 'static {
 
     /// Revokes every token of `subject` from `issuer` issued before `before` (`iat <
     /// before`). The cut-off is kept until `until`, by which time every such token has
-    /// expired (now plus the longest token lifetime).
+    /// expired (now plus the longest token lifetime and the leeway). A store never weakens
+    /// an existing cut-off: the later `before` and the later `until` win.
     fn revoke_subject<'a>(
         &'a self,
         issuer: &'a str,
@@ -338,12 +340,6 @@ where
     store
         .revoke_token(&token.issuer, &token.id, token.until)
         .await
-}
-
-pub(crate) fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// An unambiguous cache key for a (kind, issuer, name) triple: the issuer is
