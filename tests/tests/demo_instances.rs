@@ -1,6 +1,6 @@
-//! Two demo processes sharing one Redis: a revocation made through one is honoured by the
-//! other. (Each demo generates its own signing key, so what they share is the subject
-//! cut-off of `POST /admin/revoke-user/{sub}`; both use the same issuer.)
+//! Two demo instances sharing one Redis and one signing key (`REDIS_URL`,
+//! `TOLLGATE_SIGNING_KEY_FILE`): a logout or a revoke-user made through one is honoured by
+//! the other.
 
 mod redis_harness;
 
@@ -15,14 +15,22 @@ use tollgate::CachingStore;
 use tollgate_demo::{DemoConfig, app_with_store};
 use tower::ServiceExt as _;
 
-async fn instance(url: &str, prefix: &str) -> (Router, CachingStore<tollgate_redis::RedisStore>) {
+async fn instance(
+    url: &str,
+    prefix: &str,
+    key: &tollgate::SigningKey,
+) -> (Router, CachingStore<tollgate_redis::RedisStore>) {
     let store = tollgate_redis::RedisStore::builder(url)
         .key_prefix(prefix)
         .connect()
         .await
         .unwrap_or_else(|e| panic!("connecting to {url}: {e}; {HOW_TO_GET_REDIS}"));
     let store = CachingStore::new(store);
-    let app = app_with_store(&DemoConfig::default(), Arc::new(store.clone())).unwrap();
+    let config = DemoConfig {
+        signing_key: Some(key.clone()),
+        ..DemoConfig::default()
+    };
+    let app = app_with_store(&config, Arc::new(store.clone())).unwrap();
     (app, store)
 }
 
@@ -76,8 +84,9 @@ async fn login(app: &Router, user: &str) -> String {
 async fn revoke_user_on_one_instance_is_honoured_by_the_other() {
     let redis = redis();
     let prefix = unique_prefix("demo-instances");
-    let (a, a_store) = instance(&redis.url, &prefix).await;
-    let (b, _) = instance(&redis.url, &prefix).await;
+    let key = tollgate::SigningKey::generate_ed25519("demo-1").unwrap();
+    let (a, a_store) = instance(&redis.url, &prefix, &key).await;
+    let (b, _) = instance(&redis.url, &prefix, &key).await;
     eventually(Duration::from_secs(5), "instance A subscribed", || {
         let pushing = a_store.is_pushing();
         async move { pushing }
@@ -119,4 +128,40 @@ async fn revoke_user_on_one_instance_is_honoured_by_the_other() {
         call(&a, "GET", "/me", Some(&admin_on_a), None).await.0,
         StatusCode::OK
     );
+}
+
+#[tokio::test]
+async fn a_logout_on_one_instance_is_honoured_by_the_other() {
+    let redis = redis();
+    let prefix = unique_prefix("demo-logout");
+    let key = tollgate::SigningKey::generate_ed25519("demo-1").unwrap();
+    let (a, _) = instance(&redis.url, &prefix, &key).await;
+    let (b, b_store) = instance(&redis.url, &prefix, &key).await;
+    eventually(Duration::from_secs(5), "instance B subscribed", || {
+        let pushing = b_store.is_pushing();
+        async move { pushing }
+    })
+    .await;
+
+    let token = login(&a, "alice").await;
+    assert_eq!(
+        call(&b, "GET", "/me", Some(&token), None).await.0,
+        StatusCode::OK
+    );
+    let (status, _) = call(&a, "POST", "/logout", Some(&token), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    eventually(
+        Duration::from_secs(2),
+        "instance B refuses the logged-out token",
+        || {
+            let b = b.clone();
+            let token = token.clone();
+            async move {
+                let (status, body) = call(&b, "GET", "/me", Some(&token), None).await;
+                status == StatusCode::UNAUTHORIZED && body["code"] == "token_revoked"
+            }
+        },
+    )
+    .await;
 }

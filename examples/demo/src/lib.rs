@@ -38,6 +38,10 @@ pub struct DemoConfig {
     /// An identity provider's keys (`TOLLGATE_JWKS_URL` or `TOLLGATE_OIDC_ISSUER`): tokens
     /// it signs for the same issuer and audience are accepted too.
     pub remote_keys: Option<RemoteKeys>,
+    /// The key tokens are signed with (`TOLLGATE_SIGNING_KEY_FILE`, an Ed25519 PKCS#8
+    /// PEM); `None`: one is generated at start. Processes that share it (and `REDIS_URL`)
+    /// accept each other's tokens and honour each other's logouts.
+    pub signing_key: Option<SigningKey>,
 }
 
 impl Default for DemoConfig {
@@ -47,6 +51,7 @@ impl Default for DemoConfig {
             audience: "tollgate-demo-api".into(),
             ttl: Duration::from_secs(15 * 60),
             remote_keys: None,
+            signing_key: None,
         }
     }
 }
@@ -76,7 +81,11 @@ pub fn app_with_store(
     config: &DemoConfig,
     revocations: Arc<dyn RevocationStore>,
 ) -> Result<Router, ConfigError> {
-    let signer = Signer::builder(SigningKey::generate_ed25519("demo-1")?)
+    let key = match &config.signing_key {
+        Some(key) => key.clone(),
+        None => SigningKey::generate_ed25519("demo-1")?,
+    };
+    let signer = Signer::builder(key)
         .issuer(config.issuer.clone())
         .audience(config.audience.clone())
         .ttl(config.ttl)

@@ -8,11 +8,14 @@
 //! `TOLLGATE_ISSUER` (default `tollgate-demo`), `TOLLGATE_AUDIENCE` (default
 //! `tollgate-demo-api`), `REDIS_URL` (unset: revocations in memory; set, e.g.
 //! `redis://127.0.0.1:6379/`: revocations in Redis, shared by every demo process),
+//! `TOLLGATE_SIGNING_KEY_FILE` (an Ed25519 private key in PKCS#8 PEM, e.g. from
+//! `openssl genpkey -algorithm ed25519`; unset: a key is generated at start),
 //! `TOLLGATE_JWKS_URL` or `TOLLGATE_OIDC_ISSUER` (set: tokens signed by that identity
 //! provider's keys, for the same issuer and audience, are accepted too),
 //! `RUST_LOG` (default `info,tollgate_axum=debug`).
 //!
-//! It generates a signing key at start, so tokens from an earlier run are refused.
+//! Without `TOLLGATE_SIGNING_KEY_FILE` it generates a signing key at start, so tokens from
+//! an earlier run are refused.
 
 use std::env;
 use std::sync::Arc;
@@ -41,6 +44,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if let Ok(audience) = env::var("TOLLGATE_AUDIENCE") {
         config.audience = audience;
+    }
+    if let Ok(path) = env::var("TOLLGATE_SIGNING_KEY_FILE") {
+        let pem = std::fs::read(&path)?;
+        config.signing_key = Some(tollgate::SigningKey::ed25519_pem("demo-1", &pem)?);
     }
     let remote = match (
         env::var("TOLLGATE_JWKS_URL"),
