@@ -400,7 +400,8 @@ async fn refresh_loop(shared: Weak<Shared>) {
                 .get_or_insert_with(|| {
                     ExponentialBuilder::default()
                         .with_min_delay(Duration::from_millis(250))
-                        .with_max_delay(strong.min_refresh)
+                        // Jitter adds up to the delay again: retries stay within min_refresh.
+                        .with_max_delay(strong.min_refresh / 2)
                         .with_jitter()
                         .without_max_times()
                         .build()
@@ -440,7 +441,14 @@ impl Shared {
 
     async fn fetch(&self) -> Result<(KeySet, Option<Duration>), FetchError> {
         let url = self.jwks_url().await?;
-        let (body, max_age) = self.get(&url).await?;
+        let (body, max_age) = match self.get(&url).await {
+            Ok(answer) => answer,
+            Err(error) => {
+                // The provider may have moved its key set: discover it again next time.
+                self.jwks_uri.store(None);
+                return Err(error);
+            }
+        };
         let keys =
             KeySet::from_public_jwks(&body, self.default_algorithm).map_err(FetchError::Keys)?;
         Ok((keys, max_age))

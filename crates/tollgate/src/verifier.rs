@@ -425,8 +425,10 @@ impl Verifier {
                 error.kind(),
                 ErrorKind::UnknownKey | ErrorKind::KeysUnavailable
             )
-            && remote.refresh_for_unknown_kid().await
         {
+            // Verify again whatever the refetch says: keys a background refresh loaded
+            // while the cooldown refused this caller's refetch count too.
+            remote.refresh_for_unknown_kid().await;
             return self.verify(token);
         }
         first
