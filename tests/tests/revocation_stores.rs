@@ -182,6 +182,38 @@ async fn conformance<S: RevocationStore>(store: S) {
     assert_eq!(status(&store, &bob_elsewhere).await, Status::Active);
     assert_eq!(status(&store, &bob_revoked).await, Status::TokenRevoked);
 
+    // A cut-off is never weakened: a later call with an earlier `before` does not bring
+    // back the tokens issued between the two (the later cut-off wins, whatever the order).
+    let oscar = tokens.token("oscar");
+    let t1 = oscar.issued_at.expect("the signer sets iat") + 1_000;
+    let t2 = t1 + 1_000;
+    let before_both = variant(&oscar, "before-both", Some(t1 - 1));
+    let between = variant(&oscar, "between", Some(t1 + 1));
+    let after_both = variant(&oscar, "after-both", Some(t2));
+    store
+        .revoke_subject(ISSUER, "oscar", t2, now_secs() + 600)
+        .await
+        .unwrap();
+    store
+        .revoke_subject(ISSUER, "oscar", t1, now_secs() + 600)
+        .await
+        .unwrap();
+    assert_eq!(status(&store, &before_both).await, Status::SubjectRevoked);
+    assert_eq!(
+        status(&store, &between).await,
+        Status::SubjectRevoked,
+        "an earlier cut-off must not replace a later one"
+    );
+    assert_eq!(status(&store, &after_both).await, Status::Active);
+    // A later cut-off does replace an earlier one.
+    store
+        .revoke_subject(ISSUER, "oscar", t2 + 1, now_secs() + 600)
+        .await
+        .unwrap();
+    assert_eq!(status(&store, &after_both).await, Status::SubjectRevoked);
+    store.remove_subject(ISSUER, "oscar").await.unwrap();
+    assert_eq!(status(&store, &between).await, Status::Active);
+
     // Removals restore `Active`.
     store
         .remove_token(&revoked.issuer, &revoked.id)
@@ -331,6 +363,111 @@ async fn revocations_expire_from_redis_and_memory() {
     assert_eq!(memory.check(&token).await.unwrap(), Status::Active);
 }
 
+async fn raw_get(raw: &redis::aio::MultiplexedConnection, key: &str) -> Option<String> {
+    redis::cmd("GET")
+        .arg(key)
+        .query_async(&mut raw.clone())
+        .await
+        .unwrap()
+}
+
+async fn raw_ttl(raw: &redis::aio::MultiplexedConnection, key: &str) -> i64 {
+    redis::cmd("TTL")
+        .arg(key)
+        .query_async(&mut raw.clone())
+        .await
+        .unwrap()
+}
+
+/// Redis keeps the later cut-off and the later expiry, whatever the order of the calls: a
+/// late or repeated revocation never weakens one already there. Cut-offs are compared
+/// exactly (as integers, not as Lua's doubles).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_keeps_the_later_cutoff_and_the_later_expiry() {
+    let redis = redis();
+    let store = redis_store(&redis.url, "never-weaker").await;
+    let raw = raw_connection(&redis.url).await;
+    let key = store.subject_key(ISSUER, "sybil");
+    let far = now_secs() + 600;
+
+    store
+        .revoke_subject(ISSUER, "sybil", 2_000_000_000, far)
+        .await
+        .unwrap();
+    store
+        .revoke_subject(ISSUER, "sybil", 1_000_000_000, now_secs() + 5)
+        .await
+        .unwrap();
+    assert_eq!(raw_get(&raw, &key).await.as_deref(), Some("2000000000"));
+    let ttl = raw_ttl(&raw, &key).await;
+    assert!(ttl > 500, "the expiry was shortened: TTL {ttl}");
+
+    // A later cut-off and a later expiry do replace the stored ones.
+    store
+        .revoke_subject(ISSUER, "sybil", 2_000_000_001, far + 600)
+        .await
+        .unwrap();
+    assert_eq!(raw_get(&raw, &key).await.as_deref(), Some("2000000001"));
+    let ttl = raw_ttl(&raw, &key).await;
+    assert!(ttl > 1_100, "the expiry was not extended: TTL {ttl}");
+
+    // Exact beyond 2^53, where a double cannot tell these apart.
+    store
+        .revoke_subject(ISSUER, "sybil", u64::MAX, far)
+        .await
+        .unwrap();
+    store
+        .revoke_subject(ISSUER, "sybil", u64::MAX - 1, far)
+        .await
+        .unwrap();
+    assert_eq!(
+        raw_get(&raw, &key).await,
+        Some(u64::MAX.to_string()),
+        "u64::MAX - 1 replaced u64::MAX"
+    );
+    let token = variant(&Tokens::new().token("sybil"), "late", Some(u64::MAX - 1));
+    assert_eq!(store.check(&token).await.unwrap(), Status::SubjectRevoked);
+
+    // A token's revocation keeps its later expiry too.
+    let token_key = store.token_key(ISSUER, "sybil-jti");
+    store.revoke_token(ISSUER, "sybil-jti", far).await.unwrap();
+    store
+        .revoke_token(ISSUER, "sybil-jti", now_secs() + 5)
+        .await
+        .unwrap();
+    let ttl = raw_ttl(&raw, &token_key).await;
+    assert!(ttl > 500, "the token's expiry was shortened: TTL {ttl}");
+
+    // A value written by someone else: one without expiry keeps having none, a malformed
+    // one is replaced by the new cut-off (with its expiry).
+    let mut conn = raw.clone();
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg("3000000000")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    store
+        .revoke_subject(ISSUER, "sybil", 1_000_000_000, far)
+        .await
+        .unwrap();
+    assert_eq!(raw_get(&raw, &key).await.as_deref(), Some("3000000000"));
+    assert_eq!(raw_ttl(&raw, &key).await, -1);
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg("not-a-time")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    store
+        .revoke_subject(ISSUER, "sybil", 1_000_000_000, far)
+        .await
+        .unwrap();
+    assert_eq!(raw_get(&raw, &key).await.as_deref(), Some("1000000000"));
+    assert!(raw_ttl(&raw, &key).await > 500);
+    store.remove_subject(ISSUER, "sybil").await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_cutoff_is_an_error_not_a_panic() {
     let redis = redis();
@@ -403,6 +540,68 @@ async fn listeners_hear_every_change_including_their_own() {
     })
     .await;
     assert_eq!(*heard.lock().unwrap(), expected);
+}
+
+/// A listener goes away with the store value it was registered through (and the clones made
+/// of it since): caches that come and go leave no listener behind, while the other
+/// listeners keep hearing every change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listeners_go_away_with_their_store() {
+    let redis = redis();
+    let store = redis_store(&redis.url, "listener-lifetime").await;
+    let heard = Arc::new(AtomicUsize::new(0));
+    let sink = heard.clone();
+    assert!(store.subscribe(Arc::new(move |event| {
+        if matches!(event, Invalidation::Token { .. }) {
+            sink.fetch_add(1, Ordering::SeqCst);
+        }
+    })));
+
+    // Registered through a clone: alive as long as that clone, or a clone of it, is.
+    let alive = Arc::new(());
+    let handle = store.clone();
+    let probe = alive.clone();
+    assert!(handle.subscribe(Arc::new(move |_| {
+        let _alive = &probe;
+    })));
+    let handle_clone = handle.clone();
+    drop(handle);
+    assert_eq!(Arc::strong_count(&alive), 2, "still held by the clone");
+    drop(handle_clone);
+    assert_eq!(
+        Arc::strong_count(&alive),
+        1,
+        "the listener is dropped with its store"
+    );
+
+    // A hundred caches, each subscribed through its own clone of the store, dropped.
+    let lookups = Arc::new(AtomicUsize::new(0));
+    for _ in 0..100 {
+        let cache = CachingStore::new(CountingStore {
+            store: store.clone(),
+            lookups: lookups.clone(),
+        });
+        assert_eq!(Arc::strong_count(&lookups), 3, "the store and its listener");
+        drop(cache);
+    }
+    assert_eq!(
+        Arc::strong_count(&lookups),
+        1,
+        "every dropped cache's listener is gone"
+    );
+    let shown = format!("{store:?}");
+    assert!(shown.contains("listeners: 1"), "{shown}");
+
+    // The listener that is left still hears every change.
+    store
+        .revoke_token(ISSUER, "j-lifetime", now_secs() + 60)
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(2), "the change is heard", || {
+        let count = heard.load(Ordering::SeqCst);
+        async move { count == 1 }
+    })
+    .await;
 }
 
 /// A revocation made through one instance reaches another instance's cache by push.
@@ -486,7 +685,8 @@ async fn lookup_latency_on_a_miss() {
     );
 }
 
-/// Wraps the real store and counts the lookups that reach it.
+/// Wraps the real store and counts the lookups that reach it. Every listener registered
+/// through it holds `lookups` too, so that a test can tell when the listener is dropped.
 #[derive(Debug)]
 struct CountingStore<S> {
     store: S,
@@ -539,7 +739,11 @@ impl<S: RevocationStore> RevocationStore for CountingStore<S> {
     }
 
     fn subscribe(&self, listener: InvalidationListener) -> bool {
-        self.store.subscribe(listener)
+        let lookups = self.lookups.clone();
+        self.store.subscribe(Arc::new(move |event| {
+            let _alive = &lookups;
+            listener(event);
+        }))
     }
 }
 
@@ -743,6 +947,264 @@ async fn a_frozen_redis_is_noticed_and_survived() {
         },
     )
     .await;
+}
+
+/// A loopback TCP proxy that can black-hole the connections it has: they stay open, but
+/// whatever either side sends is silently dropped, like a network partition nobody tells
+/// the endpoints about. Connections accepted afterwards are forwarded normally.
+struct BlackHoleProxy {
+    port: u16,
+    /// Connections opened before the current epoch are black-holed.
+    epoch: Arc<AtomicUsize>,
+    accepted: Arc<AtomicUsize>,
+    /// Connections the client (the store) closed.
+    closed: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl BlackHoleProxy {
+    async fn start(upstream: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let epoch = Arc::new(AtomicUsize::new(0));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let closed = Arc::new(AtomicUsize::new(0));
+        let task = tokio::spawn({
+            let (epoch, accepted, closed) = (epoch.clone(), accepted.clone(), closed.clone());
+            async move {
+                while let Ok((client, _)) = listener.accept().await {
+                    accepted.fetch_add(1, Ordering::SeqCst);
+                    let born = epoch.load(Ordering::SeqCst);
+                    let (epoch, upstream, closed) =
+                        (epoch.clone(), upstream.clone(), closed.clone());
+                    tokio::spawn(async move {
+                        let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                            return;
+                        };
+                        let (client_read, client_write) = client.into_split();
+                        let (server_read, server_write) = server.into_split();
+                        tokio::join!(
+                            async {
+                                Self::pump(client_read, server_write, born, &epoch).await;
+                                closed.fetch_add(1, Ordering::SeqCst);
+                            },
+                            Self::pump(server_read, client_write, born, &epoch),
+                        );
+                    });
+                }
+            }
+        });
+        Self {
+            port,
+            epoch,
+            accepted,
+            closed,
+            task,
+        }
+    }
+
+    async fn pump(
+        from: tokio::net::tcp::OwnedReadHalf,
+        to: tokio::net::tcp::OwnedWriteHalf,
+        born: usize,
+        epoch: &AtomicUsize,
+    ) {
+        // Readiness and `try_*` rather than `AsyncReadExt`: tokio's `net` feature suffices.
+        let mut buffer = vec![0u8; 16 * 1024];
+        loop {
+            if from.readable().await.is_err() {
+                return;
+            }
+            let n = match from.try_read(&mut buffer) {
+                Ok(0) => return,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(_) => return,
+            };
+            if epoch.load(Ordering::SeqCst) != born {
+                // Black-holed: swallowed, and both ends stay open.
+                continue;
+            }
+            let mut rest = &buffer[..n];
+            while !rest.is_empty() {
+                if to.writable().await.is_err() {
+                    return;
+                }
+                match to.try_write(rest) {
+                    Ok(written) => rest = &rest[written..],
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return,
+                }
+            }
+        }
+    }
+
+    /// From now on, nothing passes on the connections open so far.
+    fn black_hole(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    fn closed(&self) -> usize {
+        self.closed.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for BlackHoleProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A connection that dies silently (no FIN, no RST: every byte just vanishes), while new
+/// connections work: the store notices, opens a new connection by itself and resubscribes
+/// on it, within a bounded time; meanwhile an uncached fail-closed check fails fast.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_silently_dead_connection_is_replaced() {
+    use redis::{ConnectionAddr, IntoConnectionInfo as _};
+    let redis = redis();
+    let direct = redis.url.as_str().into_connection_info().unwrap();
+    let ConnectionAddr::Tcp(host, port) = direct.addr().clone() else {
+        panic!("this test needs Redis over TCP, not {}", direct.addr());
+    };
+    let proxy = BlackHoleProxy::start(format!("{host}:{port}")).await;
+    let proxied = direct
+        .clone()
+        .set_addr(ConnectionAddr::Tcp("127.0.0.1".into(), proxy.port));
+    let prefix = unique_prefix("black-hole");
+    let store = CachingStore::new(
+        RedisStore::builder(proxied)
+            .key_prefix(prefix.clone())
+            .connect()
+            .await
+            .unwrap(),
+    );
+    let tokens = Tokens::new();
+    let closed = app(&store, &tokens.verifier, StoreFailure::FailClosed);
+    eventually(Duration::from_secs(5), "subscribed", || {
+        let up = store.is_pushing();
+        async move { up }
+    })
+    .await;
+    assert_eq!(send(&closed, &tokens.issue("rosa").0).await, StatusCode::OK);
+    assert_eq!(proxy.accepted(), 1, "one connection per store");
+
+    proxy.black_hole();
+    let cut = Instant::now();
+    // An uncached check during the outage: refused (fail closed), and fast.
+    let start = Instant::now();
+    assert_eq!(
+        send(&closed, &tokens.issue("rosa").0).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let refused_after = start.elapsed();
+    eprintln!("fail-closed check on the black-holed connection: refused after {refused_after:?}");
+    assert!(
+        refused_after < Duration::from_millis(1_500),
+        "{refused_after:?}"
+    );
+
+    eventually(
+        Duration::from_secs(10),
+        "the store replaces the dead connection by itself",
+        || {
+            let store = store.clone();
+            let token = tokens.token("rosa");
+            async move {
+                store.is_pushing()
+                    && store.inner().is_subscribed()
+                    && store.check(&token).await.is_ok()
+            }
+        },
+    )
+    .await;
+    eprintln!(
+        "recovered {:?} after the connection was black-holed",
+        cut.elapsed()
+    );
+    assert!(proxy.accepted() >= 2, "a new connection was opened");
+    eventually(
+        Duration::from_secs(5),
+        "the dead connection is closed, not leaked",
+        || {
+            let closed = proxy.closed();
+            async move { closed >= 1 }
+        },
+    )
+    .await;
+    assert_eq!(send(&closed, &tokens.issue("rosa").0).await, StatusCode::OK);
+
+    // Pushes flow on the new connection: a revocation through another instance (connected
+    // directly) reaches this one.
+    let other = RedisStore::builder(direct)
+        .key_prefix(prefix)
+        .connect()
+        .await
+        .unwrap();
+    let token = tokens.token("rosa");
+    assert_eq!(store.check(&token).await.unwrap(), Status::Active);
+    assert_eq!(store.check_now(&token), Some(Status::Active));
+    other
+        .revoke_token(&token.issuer, &token.id, token.until)
+        .await
+        .unwrap();
+    eventually(
+        Duration::from_secs(2),
+        "the push on the new connection",
+        || {
+            let cached = store.check_now(&token);
+            async move { cached.is_none_or(Status::is_revoked) }
+        },
+    )
+    .await;
+    assert_eq!(store.check(&token).await.unwrap(), Status::TokenRevoked);
+
+    // Again, without any request: the heartbeat alone notices, and the store recovers. The
+    // subscription is down for only a few milliseconds, so a listener times its events.
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = events.clone();
+    assert!(store.inner().subscribe(Arc::new(move |event| {
+        if matches!(event, Invalidation::Connected | Invalidation::Disconnected) {
+            sink.lock().unwrap().push((Instant::now(), event));
+        }
+    })));
+    let accepted = proxy.accepted();
+    proxy.black_hole();
+    let cut = Instant::now();
+    eventually(
+        Duration::from_secs(10),
+        "the store replaces the dead connection by itself, without traffic",
+        || {
+            let events = events.lock().unwrap();
+            let back = proxy.accepted() > accepted
+                && store.is_pushing()
+                && events.last().map(|(_, event)| event) == Some(&Invalidation::Connected)
+                && events.len() >= 3;
+            async move { back }
+        },
+    )
+    .await;
+    let events = events.lock().unwrap().clone();
+    let [
+        (_, Invalidation::Connected),
+        (lost, Invalidation::Disconnected),
+        (back, Invalidation::Connected),
+    ] = events[..]
+    else {
+        panic!("{events:?}")
+    };
+    eprintln!(
+        "without traffic: noticed after {:?}, resubscribed on a new connection after {:?}",
+        lost - cut,
+        back - cut
+    );
+    assert_eq!(
+        store.check(&tokens.token("rosa")).await.unwrap(),
+        Status::Active
+    );
 }
 
 /// Dropping the store closes its connection: the background task holds no reference to it.

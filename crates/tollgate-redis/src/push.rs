@@ -3,7 +3,7 @@
 
 use redis::{PushInfo, PushKind, Value};
 use serde::{Deserialize, Serialize};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use tokio::sync::Notify;
 use tollgate::revocation::{Invalidation, InvalidationListener};
 
@@ -47,21 +47,41 @@ impl Message {
     }
 }
 
+/// A registered listener, held weakly: see [`Hub::add_listener`].
+type WeakListener = Weak<dyn Fn(Invalidation) + Send + Sync>;
+
 #[derive(Default)]
 struct HubState {
-    /// Whether the connection is subscribed to the channel right now.
+    /// Whether the current connection is subscribed to the channel right now.
     subscribed: bool,
-    listeners: Vec<InvalidationListener>,
+    /// The number of the current connection: frames from a connection that was replaced
+    /// are ignored.
+    connection: u64,
+    listeners: Vec<WeakListener>,
 }
 
-/// The subscription's state and the listeners. The connection manager hands every push
-/// frame to [`Hub::on_push`], on its own task, in the order the frames arrived.
+impl HubState {
+    /// Calls every live listener, and forgets the dead ones.
+    fn notify(&mut self, event: &Invalidation) {
+        self.listeners.retain(|listener| match listener.upgrade() {
+            Some(listener) => {
+                listener(event.clone());
+                true
+            }
+            None => false,
+        });
+    }
+}
+
+/// The subscription's state and the listeners. Each connection manager hands every push
+/// frame to [`Hub::on_push`], on its own task, in the order the frames arrived, with the
+/// number of its connection.
 pub(crate) struct Hub {
     channel: String,
     state: Mutex<HubState>,
-    /// Woken when the subscription is lost, so that the resubscribing task can sleep while
-    /// it is up.
-    lost: Notify,
+    /// Wakes the task that keeps the connection up: when the subscription is lost, and when
+    /// an operation timed out (so that it checks the connection at once).
+    wake: Notify,
 }
 
 impl Hub {
@@ -69,7 +89,7 @@ impl Hub {
         Self {
             channel,
             state: Mutex::new(HubState::default()),
-            lost: Notify::new(),
+            wake: Notify::new(),
         }
     }
 
@@ -86,38 +106,70 @@ impl Hub {
         self.state().subscribed
     }
 
-    /// Resolves once the subscription has been lost (at once if it was lost since the last
-    /// call).
-    pub(crate) async fn lost(&self) {
-        self.lost.notified().await;
+    /// The number of live listeners.
+    pub(crate) fn listener_count(&self) -> usize {
+        self.state()
+            .listeners
+            .iter()
+            .filter(|listener| listener.strong_count() > 0)
+            .count()
+    }
+
+    /// Resolves once the subscription has been lost or [`Hub::wake_keeper`] was called (at
+    /// once if either happened since the last call).
+    pub(crate) async fn woken(&self) {
+        self.wake.notified().await;
+    }
+
+    /// Asks the task that keeps the connection up to check it now.
+    pub(crate) fn wake_keeper(&self) {
+        self.wake.notify_one();
     }
 
     /// Registers `listener`, and tells it at once if the subscription is already up.
     ///
+    /// The hub holds it weakly: whoever registers it keeps it alive (each [`RedisStore`]
+    /// value holds those registered through it), and it is forgotten once it is dropped, so
+    /// that stores and caches that come and go leave nothing behind. Dead listeners are
+    /// pruned here and whenever listeners are called.
+    ///
     /// Listeners are called with the state lock held, so a listener registered concurrently
     /// with a change sees `Connected` and `Disconnected` in their real order.
-    pub(crate) fn add_listener(&self, listener: InvalidationListener) {
+    ///
+    /// [`RedisStore`]: crate::RedisStore
+    pub(crate) fn add_listener(&self, listener: &InvalidationListener) {
         let mut state = self.state();
         if state.subscribed {
             listener(Invalidation::Connected);
         }
-        state.listeners.push(listener);
+        state
+            .listeners
+            .retain(|listener| listener.strong_count() > 0);
+        state.listeners.push(Arc::downgrade(listener));
     }
 
-    pub(crate) fn on_push(&self, push: PushInfo) {
+    /// A push frame from connection number `connection`.
+    pub(crate) fn on_push(&self, connection: u64, push: PushInfo) {
         let on_channel = push.data.first().and_then(bytes) == Some(self.channel.as_bytes());
+        let mut state = self.state();
+        if state.connection != connection {
+            // A connection that was replaced: its subscription no longer counts.
+            return;
+        }
         match push.kind {
-            PushKind::Message if on_channel => self.on_message(push.data.get(1).and_then(bytes)),
-            PushKind::Subscribe if on_channel => self.set_subscribed(true),
-            PushKind::Unsubscribe if on_channel => self.set_subscribed(false),
-            PushKind::Disconnection => self.set_subscribed(false),
+            PushKind::Message if on_channel => {
+                self.on_message(&mut state, push.data.get(1).and_then(bytes));
+            }
+            PushKind::Subscribe if on_channel => self.set_subscribed(&mut state, true),
+            PushKind::Unsubscribe if on_channel => self.set_subscribed(&mut state, false),
+            PushKind::Disconnection => self.set_subscribed(&mut state, false),
             _ => {}
         }
     }
 
-    fn on_message(&self, payload: Option<&[u8]>) {
+    fn on_message(&self, state: &mut HubState, payload: Option<&[u8]>) {
         match payload.map(serde_json::from_slice::<Message>) {
-            Some(Ok(message)) => self.notify(message.into_invalidation()),
+            Some(Ok(message)) => state.notify(&message.into_invalidation()),
             _ => {
                 // A change was announced that this version cannot read (a newer peer, or
                 // something else publishing here): treat it as a gap in the stream, so that
@@ -127,12 +179,9 @@ impl Hub {
                     channel = %self.channel,
                     "unreadable invalidation message; treating it as a gap in the stream"
                 );
-                let state = self.state();
                 if state.subscribed {
-                    for listener in &state.listeners {
-                        listener(Invalidation::Disconnected);
-                        listener(Invalidation::Connected);
-                    }
+                    state.notify(&Invalidation::Disconnected);
+                    state.notify(&Invalidation::Connected);
                 }
             }
         }
@@ -141,11 +190,17 @@ impl Hub {
     /// The connection stopped answering without being closed: the subscription may be gone
     /// too, so count it as lost until a `SUBSCRIBE` is confirmed again.
     pub(crate) fn suspect(&self) {
-        self.set_subscribed(false);
+        self.set_subscribed(&mut self.state(), false);
     }
 
-    fn set_subscribed(&self, subscribed: bool) {
+    /// From now on only connection number `connection` counts; it is not subscribed yet.
+    pub(crate) fn switch_to(&self, connection: u64) {
         let mut state = self.state();
+        state.connection = connection;
+        self.set_subscribed(&mut state, false);
+    }
+
+    fn set_subscribed(&self, state: &mut HubState, subscribed: bool) {
         if state.subscribed == subscribed {
             return;
         }
@@ -155,18 +210,10 @@ impl Hub {
             Invalidation::Connected
         } else {
             tracing::warn!(target: "tollgate_redis", channel = %self.channel, "invalidation channel lost; resubscribing");
-            self.lost.notify_one();
+            self.wake.notify_one();
             Invalidation::Disconnected
         };
-        for listener in &state.listeners {
-            listener(event.clone());
-        }
-    }
-
-    fn notify(&self, event: Invalidation) {
-        for listener in &self.state().listeners {
-            listener(event.clone());
-        }
+        state.notify(&event);
     }
 }
 
@@ -181,14 +228,24 @@ fn bytes(value: &Value) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
-    fn recording_hub() -> (Hub, Arc<Mutex<Vec<Invalidation>>>) {
-        let hub = Hub::new("p:revocations".into());
+    type Seen = Arc<Mutex<Vec<Invalidation>>>;
+
+    /// A listener that records what it hears; the hub holds it only weakly, so the caller
+    /// keeps it.
+    fn recorder() -> (InvalidationListener, Seen) {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = seen.clone();
-        hub.add_listener(Arc::new(move |event| sink.lock().unwrap().push(event)));
-        (hub, seen)
+        let listener: InvalidationListener =
+            Arc::new(move |event| sink.lock().unwrap().push(event));
+        (listener, seen)
+    }
+
+    fn recording_hub() -> (Hub, InvalidationListener, Seen) {
+        let hub = Hub::new("p:revocations".into());
+        let (listener, seen) = recorder();
+        hub.add_listener(&listener);
+        (hub, listener, seen)
     }
 
     fn push(kind: PushKind, data: &[&[u8]]) -> PushInfo {
@@ -198,25 +255,32 @@ mod tests {
         }
     }
 
+    fn subscribed() -> PushInfo {
+        push(PushKind::Subscribe, &[b"p:revocations"])
+    }
+
     #[test]
     fn messages_round_trip() {
-        let (hub, seen) = recording_hub();
-        hub.on_push(push(PushKind::Subscribe, &[b"p:revocations"]));
+        let (hub, _listener, seen) = recording_hub();
+        hub.on_push(0, subscribed());
         let token = Message::token("https://iss", "j1").encode();
         let subject = Message::subject("https://iss", "alice").encode();
-        hub.on_push(push(
-            PushKind::Message,
-            &[b"p:revocations", token.as_bytes()],
-        ));
-        hub.on_push(push(PushKind::Message, &[b"other", token.as_bytes()]));
-        hub.on_push(push(
-            PushKind::Message,
-            &[b"p:revocations", subject.as_bytes()],
-        ));
-        hub.on_push(PushInfo {
-            kind: PushKind::Disconnection,
-            data: vec![],
-        });
+        hub.on_push(
+            0,
+            push(PushKind::Message, &[b"p:revocations", token.as_bytes()]),
+        );
+        hub.on_push(0, push(PushKind::Message, &[b"other", token.as_bytes()]));
+        hub.on_push(
+            0,
+            push(PushKind::Message, &[b"p:revocations", subject.as_bytes()]),
+        );
+        hub.on_push(
+            0,
+            PushInfo {
+                kind: PushKind::Disconnection,
+                data: vec![],
+            },
+        );
         assert_eq!(
             *seen.lock().unwrap(),
             [
@@ -236,13 +300,16 @@ mod tests {
 
     #[test]
     fn an_unreadable_message_is_a_gap() {
-        let (hub, seen) = recording_hub();
-        hub.on_push(push(PushKind::Subscribe, &[b"p:revocations"]));
-        hub.on_push(push(PushKind::Message, &[b"p:revocations", b"{not json"]));
-        hub.on_push(push(
-            PushKind::Message,
-            &[b"p:revocations", br#"{"kind":"x"}"#],
-        ));
+        let (hub, _listener, seen) = recording_hub();
+        hub.on_push(0, subscribed());
+        hub.on_push(
+            0,
+            push(PushKind::Message, &[b"p:revocations", b"{not json"]),
+        );
+        hub.on_push(
+            0,
+            push(PushKind::Message, &[b"p:revocations", br#"{"kind":"x"}"#]),
+        );
         assert_eq!(
             *seen.lock().unwrap(),
             [
@@ -257,11 +324,69 @@ mod tests {
 
     #[test]
     fn a_late_listener_learns_the_subscription_is_up() {
-        let (hub, _) = recording_hub();
-        hub.on_push(push(PushKind::Subscribe, &[b"p:revocations"]));
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let sink = seen.clone();
-        hub.add_listener(Arc::new(move |event| sink.lock().unwrap().push(event)));
+        let (hub, _listener, _) = recording_hub();
+        hub.on_push(0, subscribed());
+        let (late, seen) = recorder();
+        hub.add_listener(&late);
         assert_eq!(*seen.lock().unwrap(), [Invalidation::Connected]);
+    }
+
+    /// Once the connection is replaced, the old one's frames (its messages, its
+    /// subscription, its disconnection) no longer count.
+    #[test]
+    fn frames_of_a_replaced_connection_are_ignored() {
+        let (hub, _listener, seen) = recording_hub();
+        hub.on_push(0, subscribed());
+        hub.switch_to(1);
+        assert!(!hub.is_subscribed());
+        let token = Message::token("https://iss", "j1").encode();
+        hub.on_push(
+            0,
+            push(PushKind::Message, &[b"p:revocations", token.as_bytes()]),
+        );
+        hub.on_push(0, subscribed());
+        assert!(!hub.is_subscribed(), "the old connection's subscription");
+        hub.on_push(1, subscribed());
+        hub.on_push(
+            0,
+            PushInfo {
+                kind: PushKind::Disconnection,
+                data: vec![],
+            },
+        );
+        assert!(hub.is_subscribed(), "the old connection's disconnection");
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                Invalidation::Connected,
+                Invalidation::Disconnected,
+                Invalidation::Connected,
+            ]
+        );
+    }
+
+    /// Dropped listeners are forgotten: neither called nor kept.
+    #[test]
+    fn dropped_listeners_are_pruned() {
+        let (hub, _kept, seen) = recording_hub();
+        for _ in 0..10 {
+            let (listener, _) = recorder();
+            hub.add_listener(&listener);
+        }
+        // The last one registered is still in the list until listeners are next called.
+        assert_eq!(hub.listener_count(), 1);
+        assert_eq!(hub.state().listeners.len(), 2);
+        hub.on_push(0, subscribed());
+        assert_eq!(hub.state().listeners.len(), 1);
+        assert_eq!(*seen.lock().unwrap(), [Invalidation::Connected]);
+
+        // Dropped while the hub holds it: pruned on the next registration too.
+        let (dropped, _) = recorder();
+        hub.add_listener(&dropped);
+        drop(dropped);
+        let (another, _) = recorder();
+        hub.add_listener(&another);
+        assert_eq!(hub.state().listeners.len(), 2);
+        assert_eq!(hub.listener_count(), 2);
     }
 }
