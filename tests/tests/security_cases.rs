@@ -1,9 +1,16 @@
-//! One test per numbered line of `SECURITY-CASES.md` (Transport, Encoding, Algorithm, Key
-//! selection and header injection, Claims), each driven through an axum `Router` with the
-//! `AuthLayer` applied, by `tower::ServiceExt::oneshot`.
+//! One test (at least) per numbered line of `SECURITY-CASES.md`, cases 1 to 40, named
+//! `case_NN_…`, each driven through an axum `Router` with the `AuthLayer` applied, by
+//! `tower::ServiceExt::oneshot`.
 //!
 //! Every refusal asserts the status, the `WWW-Authenticate` header exactly, the JSON
-//! body's `code`, and that the handler did not run.
+//! body's `code`, and that the handler did not run. Where the case says so, the test also
+//! proves that nothing else happened: no outbound request (cases 22 and 25, counted by a
+//! listener of the test's own on 127.0.0.1) and no revocation lookup (case 39, counted by
+//! a wrapper around the real `MemoryStore`).
+//!
+//! Case 25 runs against a JWK Set server of its own on 127.0.0.1 (real HTTP, port 0);
+//! case 40 against a `redis-server` of its own (from `PATH`, killed by the test; see
+//! `redis_harness`).
 //!
 //! Chosen behaviours, documented on `AuthLayer`:
 //! - case 2: `Bearer` with nothing after it, with whitespace inside the token, or with
@@ -12,15 +19,22 @@
 //!   cookie twice) is 400 `invalid_request`; header and cookie together: the header wins.
 
 mod common;
+mod redis_harness;
 
 use common::*;
 use http::StatusCode;
-use http::header::{AUTHORIZATION, COOKIE};
+use http::header::{AUTHORIZATION, COOKIE, RETRY_AFTER};
 use proptest::prelude::*;
 use serde_json::json;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tollgate::{Algorithm, ConfigError, Key, KeySet, SigningKey, TokenRequest, Verifier};
-use tollgate_axum::AuthLayer;
+use tollgate::remote::RemoteKeys;
+use tollgate::revocation::{BoxFuture, RevocationStore, Status, StoreError, TokenRef};
+use tollgate::{
+    Algorithm, ConfigError, Key, KeySet, MemoryStore, Signer, SigningKey, TokenRequest, Verifier,
+};
+use tollgate_axum::{AuthLayer, StoreFailure};
 
 const MALFORMED: (&str, &str) = ("token_malformed", "malformed token");
 const HEADER_MALFORMED: (&str, &str) = ("header_malformed", "malformed token header");
@@ -886,8 +900,203 @@ async fn case_24_hostile_kid_values() {
     app.bearer(&valid_token()).await.assert_accepted();
 }
 
-// Case 25 (unknown kid with a remote JWKS: refetch cool-down) is not covered here: tollgate
-// has no remote JWKS fetcher yet.
+// ---------------------------------------------------------------------------------------
+// Case 25: an identity provider of the test's own
+// ---------------------------------------------------------------------------------------
+
+/// Where [`JwksServer`] publishes its JWK Set.
+const JWKS_PATH: &str = "/jwks.json";
+
+/// A JWK Set server on 127.0.0.1 (port 0), speaking real HTTP, that counts every request
+/// it receives: the identity provider of case 25.
+#[derive(Debug)]
+struct JwksServer {
+    addr: std::net::SocketAddr,
+    jwks: Arc<Mutex<serde_json::Value>>,
+    jwks_hits: Arc<AtomicUsize>,
+    other_hits: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl JwksServer {
+    /// Serves `jwks` at [`JWKS_PATH`] until dropped.
+    async fn start(jwks: serde_json::Value) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let jwks = Arc::new(Mutex::new(jwks));
+        let (jwks_hits, other_hits) = (Arc::default(), Arc::default());
+        let published = jwks.clone();
+        let counted: Arc<AtomicUsize> = Arc::clone(&jwks_hits);
+        let others: Arc<AtomicUsize> = Arc::clone(&other_hits);
+        let router = axum::Router::new()
+            .route(
+                JWKS_PATH,
+                axum::routing::get(move || {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    let body = published.lock().unwrap().clone();
+                    async move { axum::Json(body) }
+                }),
+            )
+            .fallback(move || {
+                others.fetch_add(1, Ordering::SeqCst);
+                async { StatusCode::NOT_FOUND }
+            });
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router).await.unwrap();
+        });
+        Self {
+            addr,
+            jwks,
+            jwks_hits,
+            other_hits,
+            task,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}{JWKS_PATH}", self.addr)
+    }
+
+    /// Serves `jwks` from now on.
+    fn publish(&self, jwks: serde_json::Value) {
+        *self.jwks.lock().unwrap() = jwks;
+    }
+
+    /// Requests for the JWK Set so far.
+    fn jwks_hits(&self) -> usize {
+        self.jwks_hits.load(Ordering::SeqCst)
+    }
+
+    /// Requests for any other path so far.
+    fn other_hits(&self) -> usize {
+        self.other_hits.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for JwksServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A signer of the identity provider: a fresh Ed25519 key under `kid`.
+fn idp_signer(kid: &str) -> Signer {
+    Signer::builder(SigningKey::generate_ed25519(kid).unwrap())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .unwrap()
+}
+
+/// An otherwise valid token naming `kid`, signed by a key nobody trusts.
+fn token_naming_kid(kid: &str) -> String {
+    let header = json!({ "alg": "EdDSA", "typ": "JWT", "kid": kid });
+    forge(&header, &claims(), TestKey::Attacker)
+}
+
+/// Sends `count` tokens with never-seen `kid`s to `app` at once; every one must be 401
+/// `key_unknown` (never a 5xx, never the handler).
+async fn unknown_kid_flood(app: &Arc<App>, round: &str, count: usize) {
+    let mut flood = tokio::task::JoinSet::new();
+    for i in 0..count {
+        let app = Arc::clone(app);
+        let token = token_naming_kid(&format!("{round}-{i}-{}", now()));
+        flood.spawn(async move { app.bearer(&token).await });
+    }
+    let mut answered = 0;
+    while let Some(outcome) = flood.join_next().await {
+        outcome
+            .unwrap()
+            .assert_invalid_token(UNKNOWN_KEY.0, UNKNOWN_KEY.1);
+        answered += 1;
+    }
+    assert_eq!(answered, count);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn case_25_unknown_kid_flood_causes_at_most_one_fetch_per_cooldown() {
+    // The cooldown is shortened from its 30 s default so that the test can also cross it.
+    const COOLDOWN: Duration = Duration::from_secs(3);
+    let known = idp_signer("idp-1");
+    let idp = JwksServer::start(known.jwks()).await;
+    let keys = RemoteKeys::jwks(idp.url())
+        .cooldown(COOLDOWN)
+        .build()
+        .unwrap();
+    assert!(
+        keys.wait_until_loaded(Duration::from_secs(5)).await,
+        "the JWK Set loads"
+    );
+    assert_eq!(idp.jwks_hits(), 1, "one fetch at start-up");
+    let verifier = Verifier::builder()
+        .remote_keys(keys.clone())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .unwrap();
+    // The flood and a legitimate user, each through a router of its own so that each
+    // counts its own handler calls; both share the remote keys.
+    let flood_app = Arc::new(App::new(AuthLayer::new(verifier.clone())));
+    let app = App::new(AuthLayer::new(verifier));
+    let good = known.issue(&TokenRequest::new("alice")).unwrap().token;
+    app.bearer(&good).await.assert_accepted();
+
+    // A burst of 1000 random kids at once: the misses share one refetch.
+    let started = std::time::Instant::now();
+    unknown_kid_flood(&flood_app, "burst", 1000).await;
+    assert_eq!(
+        idp.jwks_hits(),
+        2,
+        "1000 concurrent unknown kids: exactly one shared refetch"
+    );
+    // Another burst inside the same cooldown window: no fetch at all.
+    unknown_kid_flood(&flood_app, "again", 200).await;
+    let elapsed = started.elapsed();
+    if elapsed < COOLDOWN {
+        assert_eq!(idp.jwks_hits(), 2, "no refetch inside the cooldown");
+    } else {
+        // A very slow machine crossed the window; the bound still holds.
+        assert!(idp.jwks_hits() <= 3, "{} fetches", idp.jwks_hits());
+    }
+    assert_eq!(flood_app.runs(), 0, "the handler ran for an unknown kid");
+    app.bearer(&good).await.assert_accepted();
+
+    // Once the window has passed, an unknown kid may cause one refetch again: a key the
+    // provider rotated in meanwhile is then accepted at once. (The window started when the
+    // refetch did, a little after `started`: until it is over, the new kid stays unknown
+    // and no fetch happens, so retrying does not change the count.)
+    tokio::time::sleep(COOLDOWN.saturating_sub(started.elapsed())).await;
+    let rotated = idp_signer("idp-2");
+    idp.publish(json!({
+        "keys": [known.key().public_jwk().unwrap(), rotated.key().public_jwk().unwrap()]
+    }));
+    let hits = idp.jwks_hits();
+    let rotated_token = rotated.issue(&TokenRequest::new("alice")).unwrap().token;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let outcome = app.bearer(&rotated_token).await;
+        if outcome.status == StatusCode::OK {
+            outcome.assert_accepted();
+            break;
+        }
+        outcome.assert_invalid_token(UNKNOWN_KEY.0, UNKNOWN_KEY.1);
+        assert!(
+            idp.jwks_hits() <= hits + 1,
+            "more than one refetch per cooldown"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cooldown never ended"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(idp.jwks_hits(), hits + 1, "one refetch after the cooldown");
+    assert_eq!(
+        idp.other_hits(),
+        0,
+        "only the configured URL is ever requested"
+    );
+}
 
 #[tokio::test]
 async fn case_26_no_kid_with_several_candidate_keys() {
@@ -1306,6 +1515,402 @@ async fn case_36_missing_role_or_scope_is_403() {
     let admin = issue(TokenRequest::new("alice").roles(["user", "admin"]));
     for path in role_paths {
         app.bearer_at(path, &admin).await.assert_accepted();
+    }
+}
+
+// =======================================================================================
+// Revocation
+// =======================================================================================
+
+/// The real in-memory store, counting every lookup the layer makes through it (the
+/// awaited `check` and the synchronous `check_now` alike).
+#[derive(Debug, Clone, Default)]
+struct CountingStore {
+    store: MemoryStore,
+    lookups: Arc<AtomicUsize>,
+}
+
+impl CountingStore {
+    fn lookups(&self) -> usize {
+        self.lookups.load(Ordering::SeqCst)
+    }
+}
+
+impl RevocationStore for CountingStore {
+    fn revoke_token<'a>(
+        &'a self,
+        issuer: &'a str,
+        id: &'a str,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.store.revoke_token(issuer, id, until)
+    }
+
+    fn revoke_subject<'a>(
+        &'a self,
+        issuer: &'a str,
+        subject: &'a str,
+        before: u64,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.store.revoke_subject(issuer, subject, before, until)
+    }
+
+    fn remove_token<'a>(
+        &'a self,
+        issuer: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.store.remove_token(issuer, id)
+    }
+
+    fn remove_subject<'a>(
+        &'a self,
+        issuer: &'a str,
+        subject: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.store.remove_subject(issuer, subject)
+    }
+
+    fn check<'a>(&'a self, token: &'a TokenRef) -> BoxFuture<'a, Result<Status, StoreError>> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        self.store.check(token)
+    }
+
+    fn check_now(&self, token: &TokenRef) -> Option<Status> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        self.store.check_now(token)
+    }
+}
+
+const REVOKED: (&str, &str) = ("token_revoked", "token revoked");
+
+/// Revokes `token` (verified first, as a logout does) in `store` until it expires.
+async fn revoke_in(store: &impl RevocationStore, token: &str) {
+    let verified = verifier().build().unwrap().verify(token).unwrap();
+    tollgate::revocation::revoke(store, &verified)
+        .await
+        .unwrap();
+}
+
+/// `n − s` for big-endian 32-byte numbers with `s < n`.
+fn sub_256(n: &[u8], s: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; 32];
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let mut digit = i16::from(n[i]) - i16::from(s[i]) - borrow;
+        borrow = i16::from(digit < 0);
+        if digit < 0 {
+            digit += 256;
+        }
+        out[i] = digit as u8;
+    }
+    out
+}
+
+/// The same ES256 token with its signature rewritten as `(r, n − s)`: another valid
+/// signature of the very same bytes (ECDSA malleability).
+fn malleated(token: &str) -> String {
+    let signature = signature_of(token);
+    let (r, s) = signature.split_at(32);
+    resign(token, &[r, &sub_256(&P256_ORDER, s)].concat())
+}
+
+/// The same header and claims bytes signed once more: ECDSA signatures are randomized, so
+/// this is a different, equally valid token string.
+fn resigned(token: &str) -> String {
+    let [h, p, _] = segments(token);
+    sign_segments(h, p, TestKey::Es)
+}
+
+#[tokio::test]
+async fn case_37_revoked_jti_and_reencoded_copy() {
+    let store = CountingStore::default();
+    let app = App::new(layer().revocation(store.clone()));
+
+    // With a `jti`, and without one (then the key is a hash of the decoded claims).
+    let with_jti = token_with_claims(TestKey::Es, json!({ "jti": "case-37" }));
+    let without_jti = token(TestKey::Es, &claims_with(json!({ "sub": "no-jti" })));
+    for revoked in [with_jti, without_jti] {
+        let copies = [malleated(&revoked), resigned(&revoked)];
+        for copy in &copies {
+            assert_ne!(copy, &revoked, "a different token string");
+            // Each copy is genuinely valid: an app without revocation accepts it.
+            App::default_app().bearer(copy).await.assert_accepted();
+        }
+        app.bearer(&revoked).await.assert_accepted();
+
+        revoke_in(&store, &revoked).await;
+        app.bearer(&revoked)
+            .await
+            .assert_invalid_token(REVOKED.0, REVOKED.1);
+        for copy in &copies {
+            app.bearer(copy)
+                .await
+                .assert_invalid_token(REVOKED.0, REVOKED.1);
+        }
+    }
+
+    // Without a `jti`, the same claims under another header (another byte string, another
+    // signature) are the same token for revocation.
+    let claims = claims_with(json!({ "sub": "no-jti-2" }));
+    let revoked = token(TestKey::Es, &claims);
+    let other_header = forge(
+        &json!({ "alg": "ES256", "kid": "es" }),
+        &claims,
+        TestKey::Es,
+    );
+    revoke_in(&store, &revoked).await;
+    app.bearer(&other_header)
+        .await
+        .assert_invalid_token(REVOKED.0, REVOKED.1);
+
+    // base64 variants of the signature that a lax decoder reads as the same bytes (`=`
+    // padding; non-canonical unused low bits in the last character) are refused before
+    // revocation is even asked: base64url is decoded strictly.
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let [h, p, sig] = segments(&revoked).map(str::to_owned);
+    assert_eq!(sig.len() % 4, 2, "a 64-byte signature leaves 4 unused bits");
+    let last = ALPHABET
+        .iter()
+        .position(|c| Some(c) == sig.as_bytes().last());
+    let noncanonical = format!(
+        "{}{}",
+        &sig[..sig.len() - 1],
+        ALPHABET[last.unwrap() | 1] as char
+    );
+    assert_ne!(noncanonical, sig);
+    let lookups = store.lookups();
+    for variant in [
+        format!("{h}.{p}.{sig}=="),
+        format!("{h}.{p}.{noncanonical}"),
+    ] {
+        app.bearer(&variant)
+            .await
+            .assert_invalid_token(MALFORMED.0, MALFORMED.1);
+    }
+    assert_eq!(
+        store.lookups(),
+        lookups,
+        "a malformed token reached the store"
+    );
+
+    // Revocation names one token: another token of the same user is still accepted.
+    app.bearer(&token_with_claims(
+        TestKey::Es,
+        json!({ "jti": "case-37-other" }),
+    ))
+    .await
+    .assert_accepted();
+}
+
+#[tokio::test]
+async fn case_38_subject_cut_off_by_iat() {
+    let store = CountingStore::default();
+    let app = App::new(layer().revocation(store.clone()));
+    let cut_off = now();
+    let before = token_with_claims(TestKey::Hs, json!({ "iat": cut_off - 1, "jti": "a" }));
+    let at = token_with_claims(TestKey::Hs, json!({ "iat": cut_off, "jti": "b" }));
+    let after = token_with_claims(TestKey::Hs, json!({ "iat": cut_off + 1, "jti": "c" }));
+    // Without `iat` a token cannot prove it is newer than the cut-off.
+    let without_iat = token(
+        TestKey::Hs,
+        &without(claims_with(json!({ "jti": "d" })), &["iat"]),
+    );
+    let someone_else = token_with_claims(TestKey::Hs, json!({ "iat": cut_off - 1, "sub": "bob" }));
+    for token in [&before, &at, &after, &without_iat, &someone_else] {
+        app.bearer(token).await.assert_accepted();
+    }
+
+    store
+        .revoke_subject(ISSUER, "alice", cut_off, cut_off + 3600)
+        .await
+        .unwrap();
+    // iat < T: refused.
+    app.bearer(&before)
+        .await
+        .assert_invalid_token(REVOKED.0, REVOKED.1);
+    app.bearer(&without_iat)
+        .await
+        .assert_invalid_token(REVOKED.0, REVOKED.1);
+    // iat ≥ T: accepted; and other users are not affected.
+    app.bearer(&at).await.assert_accepted();
+    app.bearer(&after).await.assert_accepted();
+    app.bearer(&someone_else).await.assert_accepted();
+    // A new login after the cut-off works.
+    app.bearer(&issue(TokenRequest::new("alice")))
+        .await
+        .assert_accepted();
+    // The cut-off is per issuer: the same subject at another issuer is not cut off.
+    store
+        .revoke_subject(
+            "https://another.issuer",
+            "bob",
+            cut_off + 10,
+            cut_off + 3600,
+        )
+        .await
+        .unwrap();
+    app.bearer(&someone_else).await.assert_accepted();
+}
+
+#[tokio::test]
+async fn case_39_forged_token_causes_no_store_lookup() {
+    let store = CountingStore::default();
+    let app = App::new(layer().revocation(store.clone()));
+    // A revoked token, so that a lookup would have something to find.
+    let revoked = token_with_claims(TestKey::Es, json!({ "jti": "case-39" }));
+    revoke_in(&store, &revoked).await;
+    let [h, _, sig] = segments(&revoked);
+    let tampered_claims = b64(claims_with(json!({ "jti": "case-39", "sub": "admin" })).to_string());
+
+    let forged: [(String, (&str, &str)); 8] = [
+        // Signed by a key nobody trusts, under a trusted kid.
+        (
+            forge(
+                &TestKey::Ed.header(),
+                &claims_with(json!({ "jti": "case-39" })),
+                TestKey::Attacker,
+            ),
+            BAD_SIGNATURE,
+        ),
+        // The revoked token's claims changed, its signature kept.
+        (format!("{h}.{tampered_claims}.{sig}"), BAD_SIGNATURE),
+        // Its header rewritten to `alg: none`.
+        (
+            format!(
+                "{}.{}.{sig}",
+                b64(json!({ "alg": "none", "typ": "JWT" }).to_string()),
+                segments(&revoked)[1]
+            ),
+            ("algorithm_none", "unsigned tokens are not accepted"),
+        ),
+        // Genuinely signed but expired, or for another audience, or unknown key.
+        (
+            token_with_claims(
+                TestKey::Es,
+                json!({ "jti": "case-39", "exp": now() - 3600 }),
+            ),
+            ("token_expired", "token expired"),
+        ),
+        (
+            token_with_claims(
+                TestKey::Es,
+                json!({ "jti": "case-39", "aud": "someone-else" }),
+            ),
+            ("audience_mismatch", "wrong audience"),
+        ),
+        (
+            token(TestKey::Attacker, &claims_with(json!({ "jti": "case-39" }))),
+            UNKNOWN_KEY,
+        ),
+        ("garbage".to_owned(), MALFORMED),
+        (
+            token_with_header(TestKey::Es, json!({ "alg": "HS256" })),
+            ALG_MISMATCH,
+        ),
+    ];
+    for (token, (code, description)) in &forged {
+        println!("token: {token}");
+        // Refused for what it is, not as "revoked": a forger learns nothing about
+        // revocations, and the store is never asked.
+        app.bearer(token)
+            .await
+            .assert_invalid_token(code, description);
+    }
+    assert_eq!(store.lookups(), 0, "a refused token reached the store");
+    assert_eq!(app.runs(), 0);
+
+    // Control: the genuine revoked token is looked up (once) and refused as revoked; a
+    // valid one is looked up once and accepted.
+    app.bearer(&revoked)
+        .await
+        .assert_invalid_token(REVOKED.0, REVOKED.1);
+    assert_eq!(store.lookups(), 1);
+    app.bearer(&token(TestKey::Es, &claims()))
+        .await
+        .assert_accepted();
+    assert_eq!(store.lookups(), 2, "one lookup per verified request");
+}
+
+/// 503 `temporarily_unavailable` with `Retry-After` and no challenge: the client did
+/// nothing wrong, and the handler did not run.
+#[track_caller]
+fn assert_store_unavailable(outcome: &Outcome) {
+    assert_eq!(
+        outcome.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "status; body: {}",
+        outcome.body
+    );
+    assert_eq!(outcome.challenge(), None, "a 503 challenges no credentials");
+    assert_eq!(
+        outcome
+            .headers
+            .get(RETRY_AFTER)
+            .map(|v| v.to_str().unwrap()),
+        Some("1"),
+        "Retry-After"
+    );
+    let body = outcome.json();
+    assert_eq!(body["error"], "temporarily_unavailable", "body: {body}");
+    assert_eq!(body["code"], "revocation_unavailable", "body: {body}");
+    assert_eq!(outcome.runs, 0, "the handler ran");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_40_unreachable_store_fails_closed_or_open() {
+    // A Redis of the test's own (never `REDIS_URL`): the test kills it.
+    let mut server = redis_harness::RedisServer::start();
+    // No cache in front: every answer needs Redis.
+    let store = Arc::new(redis_harness::redis_store(&server.url(), "case-40").await);
+    let closed = App::new(layer().revocation(store.clone()));
+    let explicit_closed = App::new(
+        layer()
+            .revocation(store.clone())
+            .on_store_error(StoreFailure::FailClosed),
+    );
+    let open = App::new(
+        layer()
+            .revocation(store.clone())
+            .on_store_error(StoreFailure::FailOpen),
+    );
+    let revoked = token_with_claims(TestKey::Es, json!({ "jti": "case-40-revoked" }));
+    revoke_in(&store, &revoked).await;
+
+    // Up: every policy answers from Redis.
+    for app in [&closed, &explicit_closed, &open] {
+        app.bearer(&valid_token()).await.assert_accepted();
+        app.bearer(&revoked)
+            .await
+            .assert_invalid_token(REVOKED.0, REVOKED.1);
+    }
+
+    server.kill();
+
+    // Down, fail closed (the default, and when asked for): 503, quickly.
+    for app in [&closed, &explicit_closed] {
+        let started = std::time::Instant::now();
+        assert_store_unavailable(&app.bearer(&valid_token()).await);
+        assert_store_unavailable(&app.bearer(&revoked).await);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "fails fast: {:?}",
+            started.elapsed()
+        );
+    }
+    // Down, fail open: the request goes on. That includes a revoked token whose status
+    // nobody cached: the price of failing open, which is why it is not the default.
+    open.bearer(&valid_token()).await.assert_accepted();
+    open.bearer(&revoked).await.assert_accepted();
+
+    // A token that fails verification never asks the store, so it is a 401 even now,
+    // whatever the policy.
+    let forged = token(TestKey::Attacker, &claims());
+    for app in [&closed, &open] {
+        app.bearer(&forged)
+            .await
+            .assert_invalid_token(UNKNOWN_KEY.0, UNKNOWN_KEY.1);
     }
 }
 
