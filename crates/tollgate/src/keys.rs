@@ -116,6 +116,18 @@ fn check_rsa_modulus(n: &[u8]) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Refuses a public exponent no RSA key has (RFC 8017 §3.1: odd, at least 3). With `e = 1`
+/// a signature is its own encoded message, so anyone could forge one.
+fn check_rsa_exponent(e: &[u8]) -> Result<(), ConfigError> {
+    let significant = e.iter().position(|b| *b != 0).map_or(&[][..], |i| &e[i..]);
+    if significant == [1] || significant.last().is_none_or(|b| b & 1 == 0) {
+        return Err(ConfigError::InvalidKey(
+            "RSA public exponent must be odd and at least 3".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks that `point` (SEC1 uncompressed, `04 || x || y`) lies on the curve of `algorithm`.
 fn check_ec_point(point: &[u8], algorithm: Algorithm) -> Result<(), ConfigError> {
     let expected_len = match algorithm {
@@ -237,15 +249,17 @@ impl Key {
         ensure_crypto_provider()?;
         require_family(algorithm, decoding.family())?;
         match (decoding.family(), decoding.kind()) {
-            (AlgorithmFamily::Rsa, DecodingKeyKind::RsaModulusExponent { n, .. }) => {
+            (AlgorithmFamily::Rsa, DecodingKeyKind::RsaModulusExponent { n, e }) => {
                 check_rsa_modulus(n)?;
+                check_rsa_exponent(e)?;
             }
             (AlgorithmFamily::Rsa, DecodingKeyKind::SecretOrDer(der)) => {
                 let provider = jsonwebtoken::crypto::CryptoProvider::try_get_default()
                     .ok_or(ConfigError::NoCryptoBackend)?;
-                let (n, _) = (provider.key_utils.rsa_pub_components_from_public_key)(der)
+                let (n, e) = (provider.key_utils.rsa_pub_components_from_public_key)(der)
                     .map_err(invalid)?;
                 check_rsa_modulus(&n)?;
+                check_rsa_exponent(&e)?;
             }
             (AlgorithmFamily::Ec, DecodingKeyKind::SecretOrDer(point)) => {
                 check_ec_point(point, algorithm)?;
@@ -489,7 +503,9 @@ impl KeySet {
                 serde_json::from_value::<Jwk>(entry)
                     .map_err(invalid)
                     .and_then(|jwk| {
-                        let rsa_default = if jwk.kty == "RSA" {
+                        // Only for RSA keys *without* `alg`: one that declares its own
+                        // keeps it, as it would without a default.
+                        let rsa_default = if jwk.kty == "RSA" && jwk.alg.is_none() {
                             default_algorithm
                         } else {
                             None
