@@ -23,7 +23,7 @@ pub struct RegisteredClaims {
     pub nbf: Option<u64>,
     /// `iat`: issued at, seconds since the Unix epoch.
     pub iat: Option<u64>,
-    /// `jti`: the token's unique identifier.
+    /// `jti`: the token's unique identifier (`None` when absent or empty).
     pub jti: Option<String>,
 }
 
@@ -75,7 +75,9 @@ impl RegisteredClaims {
             exp: numeric_date(map, "exp")?,
             nbf: numeric_date(map, "nbf")?,
             iat: numeric_date(map, "iat")?,
-            jti: string_claim(map, "jti")?,
+            // An empty `jti` identifies nothing: read as absent, so the token's revocation
+            // id is its claims hash rather than "", shared by every such token.
+            jti: string_claim(map, "jti")?.filter(|jti| !jti.is_empty()),
         })
     }
 }
