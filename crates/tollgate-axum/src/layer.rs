@@ -4,7 +4,7 @@ use crate::error::{AuthError, AuthErrorKind, ErrorResponder, Settings};
 use crate::future::ResponseFuture;
 use axum::response::{IntoResponse, Response};
 use http::header::{AUTHORIZATION, COOKIE};
-use http::{HeaderMap, HeaderName, Request, Uri};
+use http::{Extensions, HeaderMap, HeaderName, Request, Uri};
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -32,7 +32,7 @@ impl AuthContext {
 }
 
 #[derive(Debug, Clone)]
-struct Config {
+pub(crate) struct Config {
     verifier: Verifier,
     required: bool,
     cookie: Option<String>,
@@ -41,6 +41,9 @@ struct Config {
     revocation: Option<Arc<dyn RevocationStore>>,
     on_store_error: StoreFailure,
     settings: Settings,
+    /// Set by [`crate::dangerous::trust_api_gateway`].
+    #[cfg(feature = "lambda")]
+    pub(crate) gateway: Option<crate::dangerous::ApiGatewayTrust>,
 }
 
 /// What the layer does when the revocation store cannot answer and the answer is not
@@ -111,11 +114,13 @@ impl AuthLayer {
                 revocation: None,
                 on_store_error: StoreFailure::FailClosed,
                 settings: Settings::default(),
+                #[cfg(feature = "lambda")]
+                gateway: None,
             }),
         }
     }
 
-    fn config_mut(&mut self) -> &mut Config {
+    pub(crate) fn config_mut(&mut self) -> &mut Config {
         Arc::make_mut(&mut self.config)
     }
 
@@ -325,8 +330,23 @@ impl Config {
         }
     }
 
-    fn authenticate(&self, headers: &HeaderMap, uri: &Uri) -> Result<AuthContext, Refusal> {
+    fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        uri: &Uri,
+        extensions: &Extensions,
+    ) -> Result<AuthContext, Refusal> {
         let settings = &self.settings;
+        // The verdict of API Gateway, when trusted and present, replaces verification.
+        #[cfg(feature = "lambda")]
+        if let Some(verdict) = self.gateway.as_ref().and_then(|g| g.token(extensions)) {
+            return match verdict {
+                Ok(token) => Ok(self.context(Some(Arc::new(token)))),
+                Err(error) => Err(AuthError::invalid_token(error, settings).into()),
+            };
+        }
+        #[cfg(not(feature = "lambda"))]
+        let _ = extensions;
         let token = self
             .find_token(headers, uri)
             .map_err(|why| AuthError::new(AuthErrorKind::InvalidRequest(why), settings))?;
@@ -438,7 +458,8 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         // Verification is synchronous CPU work (tens of µs), so it runs here.
-        let context = match self.config.authenticate(request.headers(), request.uri()) {
+        let (headers, uri, extensions) = (request.headers(), request.uri(), request.extensions());
+        let context = match self.config.authenticate(headers, uri, extensions) {
             Ok(context) => context,
             Err(Refusal::Final(error)) => return refuse(error),
             Err(Refusal::FetchKeys(token)) => return self.pending(request, Pending::Verify(token)),

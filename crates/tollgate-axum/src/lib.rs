@@ -10,6 +10,8 @@
 //! - [`RequireRole`] / [`RequireScope`] guard routes (403 `insufficient_scope`), and
 //!   [`HasRole`] / [`HasScope`] do the same as extractors.
 //! - [`AuthError`] and [`ErrorResponder`] shape refusals.
+//! - With the `lambda` feature, `dangerous::trust_api_gateway` accepts the claims AWS API
+//!   Gateway forwards to a Lambda function after its own authorizer verified the token.
 //!
 //! # Example
 //! ```
@@ -46,7 +48,10 @@
 //! | `aws_lc_rs` | yes | crypto through aws-lc-rs (see the `tollgate` crate) |
 //! | `rust_crypto` | no | crypto through the pure-Rust RustCrypto crates |
 //! | `remote` | no | keys from a JWKS URL or OIDC discovery (`tollgate::remote`); a token with an unknown `kid` triggers a rate-limited refetch, and 503 while no key was ever loaded |
+//! | `lambda` | no | `dangerous::trust_api_gateway`: on AWS Lambda behind API Gateway, take the claims its JWT, Cognito or Lambda authorizer forwards instead of verifying again (`lambda_http`) |
 
+#[cfg(feature = "lambda")]
+pub mod dangerous;
 mod error;
 mod extract;
 mod future;

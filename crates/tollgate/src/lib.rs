@@ -11,6 +11,8 @@
 //!   a token was refused.
 //! - [`VerifiedToken`]: registered claims, roles, scopes and the application's own type.
 //! - [`Signer`]: mints tokens and publishes its public key as a JWK Set.
+//! - [`dangerous`]: a [`VerifiedToken`] from claims a trusted component already verified
+//!   (API Gateway's authorizers), for the rare setups that need it.
 //! - [`revocation`]: the [`RevocationStore`] trait, the in-memory [`MemoryStore`] and the
 //!   [`CachingStore`] that puts a moka cache in front of any store.
 //!
@@ -56,6 +58,7 @@
 compile_error!("tollgate needs a crypto backend: enable the `aws_lc_rs` or `rust_crypto` feature");
 
 mod claims;
+pub mod dangerous;
 mod error;
 mod json;
 pub mod keys;

@@ -307,7 +307,7 @@ fn media_type_eq(actual: &str, expected: &str) -> bool {
 
 /// Names a token without `jti` for revocation: a hash of its *decoded* claim set, so a
 /// re-encoded copy (another signature encoding, another base64 spelling) has the same name.
-fn fingerprint(payload: &[u8]) -> Result<String, Error> {
+pub(crate) fn fingerprint(payload: &[u8]) -> Result<String, Error> {
     let provider = jsonwebtoken::crypto::CryptoProvider::try_get_default()
         .ok_or(Error::new(ErrorKind::MalformedClaims))?;
     let digest = (provider.key_utils.compute_digest)(payload, ThumbprintHash::SHA256)

@@ -1,0 +1,190 @@
+//! The tollgate demo's protected routes as an AWS Lambda function.
+//!
+//! ```text
+//! cargo run -p tollgate-lambda                 # a plain HTTP server on 127.0.0.1:3000
+//! cargo lambda watch -p tollgate-lambda        # under the local Lambda emulator
+//! scripts/lambda-local.sh                      # the emulator, invoked with API Gateway events
+//! cargo lambda build --release -p tollgate-lambda   # for deployment
+//! ```
+//!
+//! It runs as a Lambda function when `AWS_LAMBDA_RUNTIME_API` is set (inside Lambda and
+//! under `cargo lambda watch`), and as a plain HTTP server on `TOLLGATE_ADDR` (default
+//! `127.0.0.1:3000`) otherwise. Everything is built once, before the first request.
+//!
+//! Environment:
+//! - `TOLLGATE_ISSUER` (default `tollgate-demo`), `TOLLGATE_AUDIENCE` (default
+//!   `tollgate-demo-api`), `TOLLGATE_ROLES_CLAIM` (default `roles`; `cognito:groups` for
+//!   Amazon Cognito);
+//! - keys, any of: `TOLLGATE_JWKS_URL` or `TOLLGATE_OIDC_ISSUER` (an identity provider's
+//!   keys, fetched at start with a bounded wait of `TOLLGATE_JWKS_WAIT_MS`, default 2000,
+//!   then refreshed in the background), `TOLLGATE_JWKS` (a JWK Set of public keys, inline),
+//!   `TOLLGATE_PUBLIC_KEY_FILE` (an Ed25519 public key in PEM, kid `demo-1`: the public half
+//!   of the demo's `TOLLGATE_SIGNING_KEY_FILE`, so the demo's tokens are accepted). Outside
+//!   Lambda with none of them, a key is generated and tokens for `alice` and `admin` are
+//!   printed;
+//! - `TOLLGATE_TRUST_API_GATEWAY=1`: take the claims API Gateway's authorizer forwards
+//!   instead of verifying the token again (requests without them are still verified; with
+//!   no key configured, such requests are refused);
+//! - `REDIS_URL` (e.g. `redis://my-cluster.cache.amazonaws.com:6379/`): revocations shared
+//!   by every instance; unset: in memory, per instance;
+//! - `RUST_LOG` (default `info,tollgate_axum=debug`).
+
+use std::env;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tollgate::remote::RemoteKeys;
+use tollgate::revocation::RevocationStore;
+use tollgate::{CachingStore, Key, KeySet, MemoryStore, Signer, SigningKey, TokenRequest};
+use tollgate_lambda::{LambdaConfig, app, lambda_service};
+use tollgate_redis::RedisStore;
+use tracing_subscriber::EnvFilter;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The kid of `TOLLGATE_PUBLIC_KEY_FILE`: the one the demo signs with.
+const DEMO_KID: &str = "demo-1";
+
+fn env_set(name: &str) -> Option<String> {
+    env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The keys that need no network: an inline JWK Set and a public key file.
+fn local_keys() -> Result<KeySet, BoxError> {
+    let mut keys = KeySet::new();
+    if let Some(jwks) = env_set("TOLLGATE_JWKS") {
+        keys.extend(KeySet::from_jwks(&jwks)?)?;
+    }
+    if let Some(path) = env_set("TOLLGATE_PUBLIC_KEY_FILE") {
+        let pem = std::fs::read(&path)?;
+        keys.insert(Key::ed25519_pem(&pem)?.with_kid(DEMO_KID))?;
+    }
+    Ok(keys)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let in_lambda = env_set("AWS_LAMBDA_RUNTIME_API").is_some();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,tollgate_axum=debug")),
+        )
+        // CloudWatch adds its own timestamps and shows no colours.
+        .with_ansi(!in_lambda)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let started = Instant::now();
+    let mut config = LambdaConfig::default();
+    if let Some(issuer) = env_set("TOLLGATE_ISSUER") {
+        config.issuer = issuer;
+    }
+    if let Some(audience) = env_set("TOLLGATE_AUDIENCE") {
+        config.audience = audience;
+    }
+    if let Some(claim) = env_set("TOLLGATE_ROLES_CLAIM") {
+        config.roles_claim = claim;
+    }
+    config.trust_api_gateway = env_set("TOLLGATE_TRUST_API_GATEWAY")
+        .is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+    config.keys = local_keys()?;
+
+    // Network, once per cold start: the identity provider's keys and Redis.
+    let remote = match (
+        env_set("TOLLGATE_JWKS_URL"),
+        env_set("TOLLGATE_OIDC_ISSUER"),
+    ) {
+        (Some(url), _) => Some(RemoteKeys::jwks(url)),
+        (None, Some(issuer)) => Some(RemoteKeys::discover(issuer)),
+        (None, None) => None,
+    };
+    let network_started = Instant::now();
+    if let Some(remote) = remote {
+        let keys = remote.build()?;
+        let wait = env_set("TOLLGATE_JWKS_WAIT_MS")
+            .and_then(|ms| ms.parse().ok())
+            .map_or(Duration::from_secs(2), Duration::from_millis);
+        // Fetched now, during the init phase, so no request waits for it; bounded, so a
+        // slow provider cannot eat Lambda's 10 s init budget.
+        if !keys.wait_until_loaded(wait).await {
+            tracing::warn!(
+                ?wait,
+                "the identity provider's keys are not loaded yet; retrying in the background"
+            );
+        }
+        config.remote_keys = Some(keys);
+    }
+    let revocations: Arc<dyn RevocationStore> = match env_set("REDIS_URL") {
+        Some(url) => {
+            let store = RedisStore::connect(&url).await?;
+            tracing::info!(?store, "revocations in Redis, shared by every instance");
+            // Lambda freezes the instance between invocations, and pushed invalidations
+            // wait in the socket until it thaws: trust a cached "not revoked" for 5 s
+            // rather than the default 60 s, at the price of more Redis lookups.
+            Arc::new(
+                CachingStore::builder(store)
+                    .active_ttl_with_push(Duration::from_secs(5))
+                    .build(),
+            )
+        }
+        None => Arc::new(MemoryStore::new()),
+    };
+    let network = network_started.elapsed();
+
+    let mut dev_signer = None;
+    if config.keys.is_empty() && config.remote_keys.is_none() {
+        // A key whose private half is either printed tokens for local development, or
+        // (inside Lambda, trusting the gateway) thrown away so that nothing but the
+        // gateway's verdict is accepted.
+        if in_lambda && !config.trust_api_gateway {
+            return Err("no keys: set TOLLGATE_JWKS_URL, TOLLGATE_OIDC_ISSUER, TOLLGATE_JWKS or TOLLGATE_PUBLIC_KEY_FILE".into());
+        }
+        let signer = Signer::builder(SigningKey::generate_ed25519(DEMO_KID)?)
+            .issuer(config.issuer.clone())
+            .audience(config.audience.clone())
+            .roles_claim(config.roles_claim.clone())
+            .build()?;
+        config.keys = signer.verification_keys()?;
+        if !in_lambda {
+            dev_signer = Some(signer);
+        }
+    }
+    let router = app(&config, revocations)?;
+    tracing::info!(
+        init_us = (started.elapsed() - network).as_micros() as u64,
+        network_us = network.as_micros() as u64,
+        trust_api_gateway = config.trust_api_gateway,
+        "initialised"
+    );
+
+    if in_lambda {
+        return lambda_http::run(lambda_service(router)).await;
+    }
+
+    let addr = env_set("TOLLGATE_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into());
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    println!("tollgate-lambda listening on {base} (not inside Lambda: plain HTTP)");
+    if let Some(signer) = dev_signer {
+        let alice = signer.issue(&TokenRequest::new("alice").roles(["user"]))?;
+        let admin = signer.issue(&TokenRequest::new("admin").roles(["user", "admin"]))?;
+        println!(
+            r#"
+Development key generated at start. Try it:
+  ALICE={alice}
+  ADMIN={admin}
+  curl -s {base}/me -H "Authorization: Bearer $ALICE"
+  curl -si {base}/admin -H "Authorization: Bearer $ALICE"    # 403
+  curl -s {base}/admin -H "Authorization: Bearer $ADMIN"
+  curl -si -X POST {base}/logout -H "Authorization: Bearer $ALICE"   # 204, then /me is 401"#,
+            alice = alice.token,
+            admin = admin.token,
+        );
+    }
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,442 @@
+//! API Gateway events, in the shapes AWS documents for HTTP APIs (payload 2.0) and REST
+//! APIs (payload 1.0), fed through `lambda_http`'s own conversion into the function's
+//! router — the path a real invocation takes.
+//!
+//! The events are the files in `examples/lambda/events/`, which `scripts/lambda-local.sh`
+//! also sends to the function under cargo-lambda; `${TOKEN}` is replaced by a token.
+
+use axum::body::Body;
+use http::{Request, StatusCode};
+use lambda_http::{Adapter, Context, LambdaEvent, Service as _};
+use serde_json::Value;
+use std::sync::Arc;
+use tollgate::revocation::RevocationStore;
+use tollgate::{MemoryStore, Signer, SigningKey, TokenRequest};
+use tollgate_lambda::{LambdaConfig, app, lambda_service};
+use tower::ServiceExt;
+
+const ISSUER: &str = "https://cognito-idp.us-east-2.amazonaws.com/us-east-2_EXAMPLE";
+const AUDIENCE: &str = "tollgate-lambda-tests";
+const ROLES: &str = "cognito:groups";
+/// `jti` and `sub` of the admin in `http-api-jwt-authorizer-admin.json`.
+const GATEWAY_ADMIN_JTI: &str = "7f0d3c1e-5b7a-4f2e-9c41-2d7b9e8a6c10";
+const GATEWAY_ADMIN_SUB: &str = "9a7b6c5d-1111-2222-3333-444455556666";
+
+struct Function {
+    signer: Signer,
+    store: Arc<MemoryStore>,
+    router: axum::Router,
+}
+
+fn function(trust_api_gateway: bool) -> Function {
+    let signer = Signer::builder(SigningKey::generate_ed25519("demo-1").unwrap())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .roles_claim(ROLES)
+        .build()
+        .unwrap();
+    let config = LambdaConfig {
+        issuer: ISSUER.into(),
+        audience: AUDIENCE.into(),
+        roles_claim: ROLES.into(),
+        keys: signer.verification_keys().unwrap(),
+        trust_api_gateway,
+        ..LambdaConfig::default()
+    };
+    let store = Arc::new(MemoryStore::new());
+    let router = app(&config, store.clone()).unwrap();
+    Function {
+        signer,
+        store,
+        router,
+    }
+}
+
+impl Function {
+    fn token(&self, sub: &str, roles: &[&str]) -> String {
+        self.signer
+            .issue(&TokenRequest::new(sub).roles(roles.iter().copied()))
+            .unwrap()
+            .token
+    }
+
+    /// Sends the event file `name` (with `${TOKEN}` replaced) through `lambda_http`'s
+    /// request conversion and the function's service.
+    async fn invoke(&self, name: &str, token: &str) -> Answer {
+        self.invoke_json(&event_text(name, token)).await
+    }
+
+    async fn invoke_json(&self, event: &str) -> Answer {
+        let request = lambda_http::request::from_str(event)
+            .unwrap_or_else(|e| panic!("not an event lambda_http reads: {e}"));
+        let response = lambda_service(self.router.clone())
+            .oneshot(request)
+            .await
+            .unwrap();
+        Answer::read(response).await
+    }
+}
+
+/// The event without its `Authorization` header.
+fn without_authorization(event: &str) -> String {
+    let mut event: Value = serde_json::from_str(event).unwrap();
+    for headers in ["headers", "multiValueHeaders"] {
+        if let Some(headers) = event[headers].as_object_mut() {
+            headers.retain(|name, _| !name.eq_ignore_ascii_case("authorization"));
+        }
+    }
+    event.to_string()
+}
+
+fn event_text(name: &str, token: &str) -> String {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .replace("${TOKEN}", token)
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: StatusCode,
+    challenge: Option<String>,
+    body: Value,
+}
+
+impl Answer {
+    async fn read(response: axum::response::Response) -> Self {
+        let status = response.status();
+        let challenge = response
+            .headers()
+            .get(http::header::WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Self {
+            status,
+            challenge,
+            body,
+        }
+    }
+
+    fn challenge(&self) -> &str {
+        self.challenge.as_deref().unwrap_or_default()
+    }
+}
+
+// --- Verifying in the function (the default) ---------------------------------------------
+
+#[tokio::test]
+async fn http_api_valid_bearer_token_gets_200() {
+    let f = function(false);
+    let answer = f
+        .invoke("http-api-bearer-me.json", &f.token("alice", &["user"]))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.body["sub"], "alice");
+}
+
+#[tokio::test]
+async fn http_api_bad_token_gets_401_with_challenge() {
+    let f = function(false);
+    // Another signature character, in the middle of the signature.
+    let token = f.token("alice", &["user"]);
+    let at = token.rfind('.').unwrap() + 10;
+    let swapped = if &token[at..=at] == "A" { "B" } else { "A" };
+    let tampered = format!("{}{swapped}{}", &token[..at], &token[at + 1..]);
+    for bad in [
+        "not-a-jwt".to_owned(),
+        tampered,
+        f.token("alice", &["user"]).replacen('.', ".e30", 1),
+    ] {
+        let answer = f.invoke("http-api-bearer-me.json", &bad).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{answer:?}");
+        assert!(
+            answer
+                .challenge()
+                .starts_with(r#"Bearer realm="tollgate-lambda", error="invalid_token""#),
+            "{answer:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn rest_api_bearer_token_with_stage_prefix() {
+    // lambda_http turns the REST API event's path into `/prod/admin`; the function routes
+    // it as `/admin`.
+    let f = function(false);
+    let admin = f
+        .invoke(
+            "rest-api-bearer-admin.json",
+            &f.token("admin", &["user", "admin"]),
+        )
+        .await;
+    assert_eq!(admin.status, StatusCode::OK, "{admin:?}");
+    assert_eq!(admin.body["message"], "welcome, admin");
+
+    let user = f
+        .invoke("rest-api-bearer-admin.json", &f.token("alice", &["user"]))
+        .await;
+    assert_eq!(user.status, StatusCode::FORBIDDEN, "{user:?}");
+    assert!(user.challenge().contains(r#"error="insufficient_scope""#));
+
+    let bad = f.invoke("rest-api-bearer-admin.json", "e30.e30.e30").await;
+    assert_eq!(bad.status, StatusCode::UNAUTHORIZED, "{bad:?}");
+    assert!(bad.challenge().contains(r#"error="invalid_token""#));
+}
+
+#[tokio::test]
+async fn gateway_claims_are_ignored_unless_trusted() {
+    // Without trust, the forwarded claims count for nothing: the function verifies the
+    // Authorization header itself, and the one in the event is not a token it can verify.
+    let f = function(false);
+    for event in [
+        "http-api-jwt-authorizer-admin.json",
+        "rest-api-cognito-authorizer-admin.json",
+    ] {
+        let answer = f.invoke(event, "").await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNAUTHORIZED,
+            "{event}: {answer:?}"
+        );
+    }
+    let answer = f.invoke("rest-api-lambda-authorizer-me.json", "").await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{answer:?}");
+}
+
+#[tokio::test]
+async fn http_api_named_stage_is_stripped() {
+    // With a stage other than `$default`, an HTTP API's rawPath starts with the stage.
+    let f = function(false);
+    let mut event: Value = serde_json::from_str(&event_text(
+        "http-api-bearer-me.json",
+        &f.token("alice", &["user"]),
+    ))
+    .unwrap();
+    event["rawPath"] = "/prod/me".into();
+    event["rawQueryString"] = "verbose=1".into();
+    event["requestContext"]["stage"] = "prod".into();
+    let answer = f.invoke_json(&event.to_string()).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.body["sub"], "alice");
+}
+
+// --- Trusting API Gateway's verdict ---------------------------------------------------------
+
+#[tokio::test]
+async fn http_api_jwt_authorizer_roles_are_honoured() {
+    let f = function(true);
+    let admin = f.invoke("http-api-jwt-authorizer-admin.json", "").await;
+    assert_eq!(admin.status, StatusCode::OK, "{admin:?}");
+    assert_eq!(
+        admin.body["message"],
+        format!("welcome, {GATEWAY_ADMIN_SUB}")
+    );
+
+    let user = f.invoke("http-api-jwt-authorizer-user.json", "").await;
+    assert_eq!(user.status, StatusCode::FORBIDDEN, "{user:?}");
+    assert!(user.challenge().contains(r#"error="insufficient_scope""#));
+}
+
+#[tokio::test]
+async fn rest_api_cognito_authorizer_roles_are_honoured() {
+    let f = function(true);
+    let admin = f.invoke("rest-api-cognito-authorizer-admin.json", "").await;
+    assert_eq!(admin.status, StatusCode::OK, "{admin:?}");
+    assert_eq!(
+        admin.body["message"],
+        format!("welcome, {GATEWAY_ADMIN_SUB}")
+    );
+}
+
+#[tokio::test]
+async fn rest_api_lambda_authorizer_context_becomes_the_claims() {
+    let f = function(true);
+    let me = f.invoke("rest-api-lambda-authorizer-me.json", "").await;
+    assert_eq!(me.status, StatusCode::OK, "{me:?}");
+    assert_eq!(me.body["sub"], "alice", "principalId becomes sub");
+    assert_eq!(me.body["cognito:groups"], serde_json::json!(["user"]));
+    assert!(me.body.get("integrationLatency").is_none());
+}
+
+#[tokio::test]
+async fn flattened_claims_are_read_back() {
+    // What the handler's `Claims` sees: API Gateway's strings are numbers and lists again.
+    let f = function(true);
+    let mut event: Value =
+        serde_json::from_str(&event_text("http-api-jwt-authorizer-admin.json", "")).unwrap();
+    event["rawPath"] = "/me".into();
+    event["requestContext"]["http"]["path"] = "/me".into();
+    let answer = f.invoke_json(&event.to_string()).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.body["exp"], 4_102_444_800u64);
+    assert_eq!(answer.body["iat"], 1_767_225_600u64);
+    assert_eq!(
+        answer.body["cognito:groups"],
+        serde_json::json!(["admin", "user"])
+    );
+    assert_eq!(answer.body["username"], "admin");
+}
+
+#[tokio::test]
+async fn http_api_lambda_authorizer_context_is_honoured() {
+    // An HTTP API Lambda authorizer's context arrives under `authorizer.lambda`, as JSON.
+    let f = function(true);
+    let mut event: Value =
+        serde_json::from_str(&event_text("http-api-jwt-authorizer-admin.json", "")).unwrap();
+    event["requestContext"]["authorizer"] = serde_json::json!({"lambda": {
+        "sub": "bob", "cognito:groups": ["admin"], "exp": 4_102_444_800u64, "jti": "l-1"
+    }});
+    let admin = f.invoke_json(&event.to_string()).await;
+    assert_eq!(admin.status, StatusCode::OK, "{admin:?}");
+    assert_eq!(admin.body["message"], "welcome, bob");
+
+    event["requestContext"]["authorizer"]["lambda"]["cognito:groups"] = "user".into();
+    let user = f.invoke_json(&event.to_string()).await;
+    assert_eq!(user.status, StatusCode::FORBIDDEN, "{user:?}");
+}
+
+#[tokio::test]
+async fn expired_gateway_claims_get_401() {
+    // A Lambda authorizer's cached answer can outlive the token: `exp` is still checked.
+    let f = function(true);
+    let mut event: Value =
+        serde_json::from_str(&event_text("http-api-jwt-authorizer-admin.json", "")).unwrap();
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["exp"] = "1767225600".into();
+    let answer = f.invoke_json(&event.to_string()).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{answer:?}");
+    assert_eq!(answer.body["code"], "token_expired", "{answer:?}");
+}
+
+#[tokio::test]
+async fn rest_api_without_authorizer_is_no_verdict() {
+    // AWS's own REST API sample carries `"authorizer": {"claims": null, "scopes": null}`
+    // when no authorizer ran: that is not a verdict, so a token is still required.
+    let f = function(true);
+    let none = f
+        .invoke_json(&without_authorization(&event_text(
+            "rest-api-bearer-admin.json",
+            "",
+        )))
+        .await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED, "{none:?}");
+    let admin = f
+        .invoke("rest-api-bearer-admin.json", &f.token("admin", &["admin"]))
+        .await;
+    assert_eq!(
+        admin.status,
+        StatusCode::OK,
+        "verified in the function: {admin:?}"
+    );
+}
+
+#[tokio::test]
+async fn revoked_jti_in_trust_mode_gets_401() {
+    let f = function(true);
+    f.store
+        .revoke_token(ISSUER, GATEWAY_ADMIN_JTI, 4_102_444_800 + 60)
+        .await
+        .unwrap();
+    let answer = f.invoke("http-api-jwt-authorizer-admin.json", "").await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{answer:?}");
+    assert!(
+        answer
+            .challenge()
+            .contains(r#"error="invalid_token", error_description="token revoked""#),
+        "{answer:?}"
+    );
+    // The other user's token is not affected.
+    let user = f.invoke("http-api-jwt-authorizer-user.json", "").await;
+    assert_eq!(user.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn logout_through_the_gateway_revokes_the_gateway_token() {
+    let f = function(true);
+    let logout = f.invoke("http-api-jwt-authorizer-logout.json", "").await;
+    assert_eq!(logout.status, StatusCode::NO_CONTENT, "{logout:?}");
+    let again = f.invoke("http-api-jwt-authorizer-admin.json", "").await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED, "{again:?}");
+}
+
+#[tokio::test]
+async fn revoking_the_subject_applies_to_gateway_claims() {
+    let f = function(true);
+    // The claims say iat = 2026-01-01; a cut-off after it revokes them.
+    f.store
+        .revoke_subject(ISSUER, GATEWAY_ADMIN_SUB, 1_767_225_601, 4_102_444_900)
+        .await
+        .unwrap();
+    let answer = f.invoke("rest-api-cognito-authorizer-admin.json", "").await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{answer:?}");
+}
+
+// --- Spoofing ---------------------------------------------------------------------------------
+
+/// A forged request context, in the headers where some adapters carry the real one.
+const FORGED: &str = r#"{"authorizer":{"jwt":{"claims":{"sub":"attacker","cognito:groups":"[admin]","exp":"4102444800"}}}}"#;
+
+#[tokio::test]
+async fn spoofed_context_header_on_a_plain_request_is_refused() {
+    for trust in [true, false] {
+        let f = function(trust);
+        for path in ["/me", "/admin"] {
+            let request = Request::builder()
+                .uri(path)
+                .header("x-amzn-request-context", FORGED)
+                .header("x-apigateway-context", FORGED)
+                .header("x-apigateway-event", FORGED)
+                .header("requestContext", FORGED)
+                .body(Body::empty())
+                .unwrap();
+            let answer = Answer::read(f.router.clone().oneshot(request).await.unwrap()).await;
+            assert_eq!(
+                answer.status,
+                StatusCode::UNAUTHORIZED,
+                "{path}: {answer:?}"
+            );
+            assert_eq!(answer.challenge(), r#"Bearer realm="tollgate-lambda""#);
+            assert_eq!(answer.body["code"], "token_missing", "{answer:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn spoofed_context_header_inside_an_event_is_refused() {
+    let f = function(true);
+    let answer = f.invoke("http-api-spoofed-context-header.json", "").await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{answer:?}");
+    assert_eq!(answer.body["code"], "token_missing", "{answer:?}");
+}
+
+// --- What API Gateway receives back ---------------------------------------------------------
+
+#[tokio::test]
+async fn the_gateway_response_carries_status_and_challenge() {
+    // Through lambda_http's whole adapter, as `lambda_http::run` drives it: event JSON in,
+    // API Gateway response JSON out.
+    let f = function(false);
+    for (event, status) in [
+        ("http-api-bearer-me.json", 401),
+        ("rest-api-bearer-admin.json", 401),
+    ] {
+        let payload = serde_json::from_str(&event_text(event, "bad")).unwrap();
+        let mut adapter = Adapter::from(lambda_service(f.router.clone()));
+        let response = adapter
+            .call(LambdaEvent::new(payload, Context::default()))
+            .await
+            .unwrap();
+        let json = serde_json::to_value(&response).unwrap();
+        assert_eq!(json["statusCode"], status, "{event}: {json}");
+        // Payload 2.0 answers with `headers`, payload 1.0 with `multiValueHeaders`.
+        let challenge = json["headers"]["www-authenticate"]
+            .as_str()
+            .or(json["multiValueHeaders"]["www-authenticate"][0].as_str());
+        assert!(
+            challenge.is_some_and(|c| c.contains(r#"error="invalid_token""#)),
+            "{event}: {json}"
+        );
+    }
+}
