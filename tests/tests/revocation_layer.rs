@@ -5,70 +5,8 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use tollgate::MemoryStore;
 use tollgate::revocation::{BoxFuture, RevocationStore, Status, StoreError, TokenRef};
-
-/// The real in-memory store, counting the lookups the layer makes through it.
-#[derive(Debug, Clone, Default)]
-struct CountingStore {
-    store: MemoryStore,
-    lookups: Arc<AtomicUsize>,
-}
-
-impl CountingStore {
-    fn lookups(&self) -> usize {
-        self.lookups.load(Ordering::SeqCst)
-    }
-}
-
-impl RevocationStore for CountingStore {
-    fn revoke_token<'a>(
-        &'a self,
-        issuer: &'a str,
-        id: &'a str,
-        until: u64,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.store.revoke_token(issuer, id, until)
-    }
-
-    fn revoke_subject<'a>(
-        &'a self,
-        issuer: &'a str,
-        subject: &'a str,
-        before: u64,
-        until: u64,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.store.revoke_subject(issuer, subject, before, until)
-    }
-
-    fn remove_token<'a>(
-        &'a self,
-        issuer: &'a str,
-        id: &'a str,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.store.remove_token(issuer, id)
-    }
-
-    fn remove_subject<'a>(
-        &'a self,
-        issuer: &'a str,
-        subject: &'a str,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.store.remove_subject(issuer, subject)
-    }
-
-    fn check<'a>(&'a self, token: &'a TokenRef) -> BoxFuture<'a, Result<Status, StoreError>> {
-        self.lookups.fetch_add(1, Ordering::SeqCst);
-        self.store.check(token)
-    }
-
-    fn check_now(&self, token: &TokenRef) -> Option<Status> {
-        self.lookups.fetch_add(1, Ordering::SeqCst);
-        self.store.check_now(token)
-    }
-}
 
 fn revoking_app(store: &CountingStore) -> App {
     App::new(layer().revocation(store.clone()))

@@ -30,10 +30,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tollgate::remote::RemoteKeys;
-use tollgate::revocation::{BoxFuture, RevocationStore, Status, StoreError, TokenRef};
-use tollgate::{
-    Algorithm, ConfigError, Key, KeySet, MemoryStore, Signer, SigningKey, TokenRequest, Verifier,
-};
+use tollgate::revocation::RevocationStore;
+use tollgate::{Algorithm, ConfigError, Key, KeySet, Signer, SigningKey, TokenRequest, Verifier};
 use tollgate_axum::{AuthLayer, StoreFailure};
 
 const MALFORMED: (&str, &str) = ("token_malformed", "malformed token");
@@ -1521,67 +1519,6 @@ async fn case_36_missing_role_or_scope_is_403() {
 // =======================================================================================
 // Revocation
 // =======================================================================================
-
-/// The real in-memory store, counting every lookup the layer makes through it (the
-/// awaited `check` and the synchronous `check_now` alike).
-#[derive(Debug, Clone, Default)]
-struct CountingStore {
-    store: MemoryStore,
-    lookups: Arc<AtomicUsize>,
-}
-
-impl CountingStore {
-    fn lookups(&self) -> usize {
-        self.lookups.load(Ordering::SeqCst)
-    }
-}
-
-impl RevocationStore for CountingStore {
-    fn revoke_token<'a>(
-        &'a self,
-        issuer: &'a str,
-        id: &'a str,
-        until: u64,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.store.revoke_token(issuer, id, until)
-    }
-
-    fn revoke_subject<'a>(
-        &'a self,
-        issuer: &'a str,
-        subject: &'a str,
-        before: u64,
-        until: u64,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.store.revoke_subject(issuer, subject, before, until)
-    }
-
-    fn remove_token<'a>(
-        &'a self,
-        issuer: &'a str,
-        id: &'a str,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.store.remove_token(issuer, id)
-    }
-
-    fn remove_subject<'a>(
-        &'a self,
-        issuer: &'a str,
-        subject: &'a str,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.store.remove_subject(issuer, subject)
-    }
-
-    fn check<'a>(&'a self, token: &'a TokenRef) -> BoxFuture<'a, Result<Status, StoreError>> {
-        self.lookups.fetch_add(1, Ordering::SeqCst);
-        self.store.check(token)
-    }
-
-    fn check_now(&self, token: &TokenRef) -> Option<Status> {
-        self.lookups.fetch_add(1, Ordering::SeqCst);
-        self.store.check_now(token)
-    }
-}
 
 const REVOKED: (&str, &str) = ("token_revoked", "token revoked");
 

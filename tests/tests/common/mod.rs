@@ -24,7 +24,10 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
-use tollgate::{Algorithm, Key, KeySet, Signer, SigningKey, TokenRequest, VerifierBuilder};
+use tollgate::revocation::{BoxFuture, RevocationStore, Status, StoreError, TokenRef};
+use tollgate::{
+    Algorithm, Key, KeySet, MemoryStore, Signer, SigningKey, TokenRequest, VerifierBuilder,
+};
 use tollgate_axum::{AuthLayer, Claims, HasRole, RequireRole, RequireScope, RoleSet};
 use tower::ServiceExt as _;
 
@@ -692,5 +695,70 @@ impl Tripwire {
         }
         self.listener.set_nonblocking(false).unwrap();
         others
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Revocation
+// ---------------------------------------------------------------------------------------
+
+/// The real in-memory store, counting every lookup the layer makes through it (the
+/// awaited `check` and the synchronous `check_now` alike).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CountingStore {
+    store: MemoryStore,
+    lookups: Arc<AtomicUsize>,
+}
+
+impl CountingStore {
+    pub(crate) fn lookups(&self) -> usize {
+        self.lookups.load(Ordering::SeqCst)
+    }
+}
+
+impl RevocationStore for CountingStore {
+    fn revoke_token<'a>(
+        &'a self,
+        issuer: &'a str,
+        id: &'a str,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.store.revoke_token(issuer, id, until)
+    }
+
+    fn revoke_subject<'a>(
+        &'a self,
+        issuer: &'a str,
+        subject: &'a str,
+        before: u64,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.store.revoke_subject(issuer, subject, before, until)
+    }
+
+    fn remove_token<'a>(
+        &'a self,
+        issuer: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.store.remove_token(issuer, id)
+    }
+
+    fn remove_subject<'a>(
+        &'a self,
+        issuer: &'a str,
+        subject: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.store.remove_subject(issuer, subject)
+    }
+
+    fn check<'a>(&'a self, token: &'a TokenRef) -> BoxFuture<'a, Result<Status, StoreError>> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        self.store.check(token)
+    }
+
+    fn check_now(&self, token: &TokenRef) -> Option<Status> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        self.store.check_now(token)
     }
 }
