@@ -90,6 +90,9 @@ fn check<'a, N: AsRef<str>>(
         Ok(token)
     } else {
         let required: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
+        // The layer counted this request as allowed (authenticated); the guard or
+        // extractor now refuses it (authorization).
+        crate::telemetry::decision("refused", "insufficient_scope");
         Err(AuthError::insufficient(
             required.join(" "),
             &context.settings,

@@ -12,6 +12,7 @@ use tollgate::revocation::{RevocationStore, TokenRef};
 use tollgate::{ErrorKind, VerifiedToken, Verifier};
 use tower_layer::Layer;
 use tower_service::Service;
+use tracing::{Instrument, Span};
 
 /// The default cookie a token is read from.
 pub const DEFAULT_COOKIE: &str = "access_token";
@@ -193,6 +194,15 @@ impl AuthLayer {
     pub fn on_store_error(mut self, policy: StoreFailure) -> Self {
         self.config_mut().on_store_error = policy;
         self
+    }
+
+    /// A readiness check for this layer: keys loaded, revocation store reachable. See
+    /// [`Readiness`](crate::Readiness).
+    pub fn readiness(&self) -> crate::Readiness {
+        crate::Readiness {
+            verifier: self.config.verifier.clone(),
+            store: self.config.revocation.clone(),
+        }
     }
 
     /// Answers refusals with `responder` instead of the default JSON body. The
@@ -395,25 +405,56 @@ impl From<AuthError> for Refusal {
     }
 }
 
-/// Logs the layer's decision: one event per request, with `sub` and `jti`, never the token.
-fn log_decision(context: Result<&AuthContext, &AuthError>) {
-    match context {
+/// The span of one authentication, `tollgate.auth`: `decision` (`allowed`, `refused`,
+/// `anonymous`), `reason` (`ok` or the stable code of the refusal), and `sub` / `jti`,
+/// recorded only from a verified token. Never the token.
+fn auth_span() -> Span {
+    tracing::debug_span!(
+        target: "tollgate_axum::auth",
+        "tollgate.auth",
+        decision = tracing::field::Empty,
+        reason = tracing::field::Empty,
+        sub = tracing::field::Empty,
+        jti = tracing::field::Empty,
+    )
+}
+
+/// Records the layer's decision: the span's fields, one `debug` event (client errors are
+/// never logged louder: a client spraying bad tokens must not flood the logs), and the
+/// `tollgate_decisions_total` counter.
+fn log_decision(span: &Span, context: Result<&AuthContext, &AuthError>) {
+    let _entered = span.enter();
+    let (decision, reason) = match context {
         Ok(context) => match context.token() {
-            Some(token) => tracing::debug!(
-                target: "tollgate_axum::auth",
-                outcome = "accepted",
-                sub = token.subject(),
-                jti = token.token_id(),
-            ),
-            None => tracing::debug!(target: "tollgate_axum::auth", outcome = "anonymous"),
+            Some(token) => {
+                span.record("sub", token.subject());
+                span.record("jti", token.token_id());
+                tracing::debug!(
+                    target: "tollgate_axum::auth",
+                    outcome = "accepted",
+                    sub = token.subject(),
+                    jti = token.token_id(),
+                );
+                ("allowed", "ok")
+            }
+            None => {
+                tracing::debug!(target: "tollgate_axum::auth", outcome = "anonymous");
+                ("anonymous", "token_missing")
+            }
         },
-        Err(error) => tracing::debug!(
-            target: "tollgate_axum::auth",
-            outcome = "refused",
-            status = error.status().as_u16(),
-            reason = error.code(),
-        ),
-    }
+        Err(error) => {
+            tracing::debug!(
+                target: "tollgate_axum::auth",
+                outcome = "refused",
+                status = error.status().as_u16(),
+                reason = error.code(),
+            );
+            ("refused", error.code())
+        }
+    };
+    span.record("decision", decision);
+    span.record("reason", reason);
+    crate::telemetry::decision(decision, reason);
 }
 
 /// The revocation verdict for an accepted request: `Ok` to go on, `Err` to refuse.
@@ -428,11 +469,25 @@ fn revocation_verdict(
             &context.settings,
         )),
         Ok(_) => Ok(()),
-        Err(error) if config.on_store_error == StoreFailure::FailOpen => {
+        Err(error) => {
+            crate::telemetry::store_error();
+            store_failure(config, context, &error)
+        }
+    }
+}
+
+/// What the layer's [`StoreFailure`] policy makes of a lookup that failed.
+fn store_failure(
+    config: &Config,
+    context: &AuthContext,
+    error: &tollgate::revocation::StoreError,
+) -> Result<(), AuthError> {
+    match config.on_store_error {
+        StoreFailure::FailOpen => {
             tracing::warn!(target: "tollgate_axum::auth", %error, "revocation store unavailable; failing open");
             Ok(())
         }
-        Err(error) => {
+        StoreFailure::FailClosed => {
             tracing::warn!(target: "tollgate_axum::auth", %error, "revocation store unavailable; failing closed");
             Err(AuthError::new(
                 AuthErrorKind::StoreUnavailable,
@@ -457,22 +512,27 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
+        let span = auth_span();
         // Verification is synchronous CPU work (tens of µs), so it runs here.
         let (headers, uri, extensions) = (request.headers(), request.uri(), request.extensions());
-        let context = match self.config.authenticate(headers, uri, extensions) {
+        let authenticated = span.in_scope(|| self.config.authenticate(headers, uri, extensions));
+        let context = match authenticated {
             Ok(context) => context,
-            Err(Refusal::Final(error)) => return refuse(error),
-            Err(Refusal::FetchKeys(token)) => return self.pending(request, Pending::Verify(token)),
+            Err(Refusal::Final(error)) => return refuse(&span, error),
+            Err(Refusal::FetchKeys(token)) => {
+                return self.pending(request, Pending::Verify(token), span);
+            }
         };
         let (Some(store), Some(token)) = (&self.config.revocation, context.token()) else {
-            return self.accept(request, context);
+            return self.accept(request, context, &span);
         };
-        match store.check_now(&TokenRef::new(token)) {
+        let checked = span.in_scope(|| store.check_now(&TokenRef::new(token)));
+        match checked {
             Some(status) => match revocation_verdict(&self.config, &context, Ok(status)) {
-                Ok(()) => self.accept(request, context),
-                Err(error) => refuse(error),
+                Ok(()) => self.accept(request, context, &span),
+                Err(error) => refuse(&span, error),
             },
-            None => self.pending(request, Pending::Revocation(context)),
+            None => self.pending(request, Pending::Revocation(context), span),
         }
     }
 }
@@ -485,8 +545,8 @@ enum Pending {
     Revocation(AuthContext),
 }
 
-fn refuse<F: std::future::Future>(error: AuthError) -> ResponseFuture<F> {
-    log_decision(Err(&error));
+fn refuse<F: std::future::Future>(span: &Span, error: AuthError) -> ResponseFuture<F> {
+    log_decision(span, Err(&error));
     ResponseFuture::refused(error.into_response())
 }
 
@@ -495,11 +555,12 @@ impl<S> AuthService<S> {
         &mut self,
         mut request: Request<B>,
         context: AuthContext,
+        span: &Span,
     ) -> ResponseFuture<S::Future>
     where
         S: Service<Request<B>, Response = Response>,
     {
-        log_decision(Ok(&context));
+        log_decision(span, Ok(&context));
         request.extensions_mut().insert(context);
         ResponseFuture::inner(self.inner.call(request))
     }
@@ -507,7 +568,12 @@ impl<S> AuthService<S> {
     /// The rare path that must await: a key refetch, or a revocation lookup over the
     /// network. The service polled ready is the one to call after the await, so it moves
     /// into the future and a clone stays here (tower's readiness contract).
-    fn pending<B>(&mut self, mut request: Request<B>, start: Pending) -> ResponseFuture<S::Future>
+    fn pending<B>(
+        &mut self,
+        mut request: Request<B>,
+        start: Pending,
+        span: Span,
+    ) -> ResponseFuture<S::Future>
     where
         S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
         S::Future: Send + 'static,
@@ -517,32 +583,51 @@ impl<S> AuthService<S> {
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let config = self.config.clone();
         ResponseFuture::pending(Box::pin(async move {
-            // Only a freshly verified token can still be answered without I/O.
-            let (context, try_now) = match start {
-                Pending::Revocation(context) => (context, false),
-                Pending::Verify(token) => match config.verifier.verify_async(&token).await {
-                    Ok(verified) => (config.context(Some(Arc::new(verified))), true),
-                    Err(error) => {
-                        let error = AuthError::invalid_token(error, &config.settings);
-                        log_decision(Err(&error));
-                        return Ok(error.into_response());
-                    }
-                },
-            };
-            if let (Some(store), Some(token)) = (&config.revocation, context.token()) {
-                let view = TokenRef::new(token);
-                let checked = match try_now.then(|| store.check_now(&view)).flatten() {
-                    Some(status) => Ok(status),
-                    None => store.check(&view).await,
-                };
-                if let Err(error) = revocation_verdict(&config, &context, checked) {
-                    log_decision(Err(&error));
-                    return Ok(error.into_response());
+            // The span covers the authentication, not the inner service.
+            let decided = decide_later(&config, start, &span)
+                .instrument(span.clone())
+                .await;
+            match decided {
+                Ok(context) => {
+                    request.extensions_mut().insert(context);
+                    inner.call(request).await
                 }
+                Err(error) => Ok(error.into_response()),
             }
-            log_decision(Ok(&context));
-            request.extensions_mut().insert(context);
-            inner.call(request).await
         }))
     }
+}
+
+/// The asynchronous part of a decision: verify after a key refetch, and/or ask the
+/// revocation store.
+async fn decide_later(
+    config: &Config,
+    start: Pending,
+    span: &Span,
+) -> Result<AuthContext, AuthError> {
+    // Only a freshly verified token can still be answered without I/O.
+    let (context, try_now) = match start {
+        Pending::Revocation(context) => (context, false),
+        Pending::Verify(token) => match config.verifier.verify_async(&token).await {
+            Ok(verified) => (config.context(Some(Arc::new(verified))), true),
+            Err(error) => {
+                let error = AuthError::invalid_token(error, &config.settings);
+                log_decision(span, Err(&error));
+                return Err(error);
+            }
+        },
+    };
+    if let (Some(store), Some(token)) = (&config.revocation, context.token()) {
+        let view = TokenRef::new(token);
+        let checked = match try_now.then(|| store.check_now(&view)).flatten() {
+            Some(status) => Ok(status),
+            None => store.check(&view).await,
+        };
+        if let Err(error) = revocation_verdict(config, &context, checked) {
+            log_decision(span, Err(&error));
+            return Err(error);
+        }
+    }
+    log_decision(span, Ok(&context));
+    Ok(context)
 }

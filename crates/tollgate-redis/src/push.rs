@@ -54,6 +54,8 @@ type WeakListener = Weak<dyn Fn(Invalidation) + Send + Sync>;
 struct HubState {
     /// Whether the current connection is subscribed to the channel right now.
     subscribed: bool,
+    /// Whether it ever was: a subscription after that is a reconnect.
+    was_subscribed: bool,
     /// The number of the current connection: frames from a connection that was replaced
     /// are ignored.
     connection: u64,
@@ -207,6 +209,10 @@ impl Hub {
         state.subscribed = subscribed;
         let event = if subscribed {
             tracing::info!(target: "tollgate_redis", channel = %self.channel, "invalidation channel subscribed");
+            if std::mem::replace(&mut state.was_subscribed, true) {
+                #[cfg(feature = "metrics")]
+                metrics::counter!(tollgate::telemetry::REVOCATION_PUSH_RECONNECTS).increment(1);
+            }
             Invalidation::Connected
         } else {
             tracing::warn!(target: "tollgate_redis", channel = %self.channel, "invalidation channel lost; resubscribing");

@@ -704,6 +704,19 @@ impl RevocationStore for RedisStore {
         Box::pin(self.lookup(token))
     }
 
+    /// A `PING` over the current connection, within the response and connection timeouts.
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let link = &self.inner.link;
+            let mut connection = link.manager();
+            link.within(
+                "pinging Redis",
+                redis::cmd("PING").query_async::<()>(&mut connection),
+            )
+            .await
+        })
+    }
+
     /// Registers `listener` for as long as this value, or a clone made of it since, is
     /// alive (see [`RedisStore`]).
     fn subscribe(&self, listener: InvalidationListener) -> bool {

@@ -51,6 +51,7 @@
 //! | `aws_lc_rs` | yes | crypto through aws-lc-rs, the faster backend (needs a C compiler) |
 //! | `rust_crypto` | no | crypto through the pure-Rust RustCrypto crates, for builds without a C compiler |
 //! | `remote` | no | [`remote::RemoteKeys`]: keys from a JWKS URL or OIDC discovery (reqwest with rustls) |
+//! | `metrics` | no | verification latency, revocation cache hits/misses and JWKS fetches through the [`metrics`](https://docs.rs/metrics) facade; names in [`telemetry`] |
 //!
 //! Exactly one backend is needed; with both enabled, aws-lc-rs is used.
 
@@ -66,6 +67,7 @@ pub mod keys;
 pub mod remote;
 pub mod revocation;
 pub mod signer;
+pub mod telemetry;
 pub mod verifier;
 
 pub use claims::{ClaimPath, RegisteredClaims, VerifiedToken};

@@ -267,6 +267,10 @@ impl Drop for Shared {
         if let Some(task) = self.task.get_mut().ok().and_then(Option::take) {
             task.abort();
         }
+        // These keys no longer count towards the keys loaded.
+        if let Some(keys) = self.keys.load_full() {
+            crate::telemetry::jwks_keys_changed(-(keys.len() as f64));
+        }
     }
 }
 
@@ -362,6 +366,7 @@ impl RemoteKeys {
             }
             *last = Some(Instant::now());
             tracing::info!(target: "tollgate::remote", "refetching keys for an unknown kid");
+            crate::telemetry::jwks_refetch_unknown_kid();
             // The fetch runs in a task of its own, holding the lock: a caller that stops
             // waiting (its bound passed, or its client hung up) must not cancel a fetch
             // that the cooldown would then keep from being retried.
@@ -426,12 +431,18 @@ impl Shared {
                     skipped = keys.skipped().len(),
                     "fetched the JWK Set"
                 );
-                self.keys.store(Some(Arc::new(keys)));
+                let loaded = keys.len();
+                let previous = self.keys.swap(Some(Arc::new(keys)));
+                crate::telemetry::jwks_fetch(true);
+                crate::telemetry::jwks_keys_changed(
+                    loaded as f64 - previous.map_or(0, |keys| keys.len()) as f64,
+                );
                 self.loads.fetch_add(1, Ordering::AcqRel);
                 self.loaded.notify_waiters();
                 Ok(max_age)
             }
             Err(error) => {
+                crate::telemetry::jwks_fetch(false);
                 let stale = self.keys.load().is_some();
                 tracing::warn!(target: "tollgate::remote", %error, keeping_stale_keys = stale, "JWK Set fetch failed");
                 Err(error)

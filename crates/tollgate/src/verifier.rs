@@ -401,6 +401,15 @@ impl Verifier {
             .ok_or(Error::new(ErrorKind::WrongIssuer))
     }
 
+    /// Whether this verifier has keys to verify with: static keys, or remote keys loaded at
+    /// least once (for [`Verifier::any_of`], every verifier has). For readiness checks.
+    pub fn keys_loaded(&self) -> bool {
+        if !self.inner.delegates.is_empty() {
+            return self.inner.delegates.iter().all(Verifier::keys_loaded);
+        }
+        !self.inner.keys.is_empty() || self.remote_keys().is_some()
+    }
+
     /// Whether verification may have to fetch keys ([`Verifier::verify_async`] then does
     /// more than [`Verifier::verify`]).
     pub fn fetches_keys(&self) -> bool {
@@ -450,6 +459,23 @@ impl Verifier {
         if !self.inner.delegates.is_empty() {
             return self.delegate_for(token)?.verify_at(token, now);
         }
+        let started = crate::telemetry::start();
+        let mut algorithm = None;
+        let result = self.verify_one(token, now, &mut algorithm);
+        if let Some(started) = started {
+            crate::telemetry::verification(algorithm, started.elapsed());
+        }
+        result
+    }
+
+    /// [`Verifier::verify_at`] with this verifier's own keys; sets `algorithm` once the
+    /// header named a supported one.
+    fn verify_one(
+        &self,
+        token: &str,
+        now: u64,
+        algorithm: &mut Option<Algorithm>,
+    ) -> Result<VerifiedToken, Error> {
         let inner = &*self.inner;
         if token.len() > inner.max_token_len {
             return Err(ErrorKind::TooLarge.into());
@@ -469,6 +495,7 @@ impl Verifier {
         }
 
         let header = self.read_header(h64)?;
+        *algorithm = Some(header.alg);
         let signature = b64(s64, ErrorKind::Malformed)?;
         let message = &token.as_bytes()[..h64.len() + 1 + p64.len()];
         let kid = self.check_signature(&header, message, &signature)?;

@@ -5,6 +5,8 @@
 //! | route | auth | answer |
 //! |---|---|---|
 //! | `GET /health` | none | `200 ok` |
+//! | `GET /ready` | none | `200` when the verification keys are loaded and the revocation store answers, `503` otherwise; JSON details |
+//! | `GET /metrics` | none | the metrics in the Prometheus text format (when [`DemoConfig::metrics`] is set) |
 //! | `POST /login` `{"username","password"}` | none | `{"access_token","token_type":"Bearer","expires_in"}` and an `access_token` cookie; 401 for bad credentials |
 //! | `GET /me` | token | the caller's claims as JSON |
 //! | `GET /admin` | token with role `admin` | `{"message": …}`; 403 `insufficient_scope` otherwise |
@@ -17,6 +19,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -42,6 +45,9 @@ pub struct DemoConfig {
     /// PEM); `None`: one is generated at start. Processes that share it (and `REDIS_URL`)
     /// accept each other's tokens and honour each other's logouts.
     pub signing_key: Option<SigningKey>,
+    /// Where `/metrics` reads the metrics from: the handle of the Prometheus recorder
+    /// (`main` installs one globally). `None`: no `/metrics` route.
+    pub metrics: Option<PrometheusHandle>,
 }
 
 impl Default for DemoConfig {
@@ -52,6 +58,7 @@ impl Default for DemoConfig {
             ttl: Duration::from_secs(15 * 60),
             remote_keys: None,
             signing_key: None,
+            metrics: None,
         }
     }
 }
@@ -99,6 +106,10 @@ pub fn app_with_store(
     }
     let verifier = verifier.build()?;
 
+    let layer = AuthLayer::new(verifier)
+        .realm("tollgate-demo")
+        .revocation(revocations.clone());
+    let readiness = layer.readiness();
     let admin_only = RequireRole::any(["admin"]);
     let protected = Router::new()
         .route("/me", get(me))
@@ -108,19 +119,29 @@ pub fn app_with_store(
             "/admin/revoke-user/{sub}",
             post(revoke_user).route_layer(admin_only),
         )
-        .route_layer(
-            AuthLayer::new(verifier)
-                .realm("tollgate-demo")
-                .revocation(revocations.clone()),
-        );
+        .route_layer(layer);
 
     let state = AppState {
         signer,
         revocations,
         ttl: config.ttl,
     };
-    Ok(Router::new()
+    let mut router = Router::new()
         .route("/health", get(|| async { "ok" }))
+        .route("/ready", readiness.into_route());
+    if let Some(handle) = config.metrics.clone() {
+        router = router.route(
+            "/metrics",
+            get(move || {
+                let text = handle.render();
+                async move {
+                    let content_type = "text/plain; version=0.0.4; charset=utf-8";
+                    ([(header::CONTENT_TYPE, content_type)], text)
+                }
+            }),
+        );
+    }
+    Ok(router
         .route("/login", post(login))
         .route("/.well-known/jwks.json", get(jwks))
         .merge(protected)

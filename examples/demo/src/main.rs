@@ -17,6 +17,7 @@
 //! Without `TOLLGATE_SIGNING_KEY_FILE` it generates a signing key at start, so tokens from
 //! an earlier run are refused.
 
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use std::env;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,8 +38,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .init();
 
+    // Every metric of tollgate (and of the app) goes to this recorder; `/metrics` renders it.
+    let metrics = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(tollgate::telemetry::VERIFICATION_SECONDS.to_owned()),
+            &[
+                0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.005, 0.025,
+            ],
+        )?
+        .install_recorder()?;
+    tollgate::telemetry::describe();
+    // Upkeep drains the histograms' buffers; the exporter leaves scheduling it to the app.
+    let upkeep = metrics.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+
     let addr = env::var("TOLLGATE_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
-    let mut config = DemoConfig::default();
+    let mut config = DemoConfig {
+        metrics: Some(metrics),
+        ..DemoConfig::default()
+    };
     if let Ok(issuer) = env::var("TOLLGATE_ISSUER") {
         config.issuer = issuer;
     }
@@ -86,6 +110,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         r#"
 Try it:
   curl -s {base}/health
+  curl -s {base}/ready
   TOKEN=$(curl -s -X POST {base}/login -H 'content-type: application/json' \
       -d '{{"username":"alice","password":"alice"}}' | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
   curl -s {base}/me -H "Authorization: Bearer $TOKEN"
@@ -93,6 +118,7 @@ Try it:
   curl -si {base}/me                                          # 401: no token
   curl -s {base}/.well-known/jwks.json
   curl -si -X POST {base}/logout -H "Authorization: Bearer $TOKEN"   # 204; the token is now revoked
+  curl -s {base}/metrics                                      # Prometheus text format
 (log in as admin/admin for /admin and POST /admin/revoke-user/alice)"#
     );
 

@@ -288,3 +288,65 @@ async fn an_admin_revokes_every_token_of_a_user() {
     let (status, _, _) = send(&app, get("/me", &admin)).await;
     assert_eq!(status, StatusCode::OK, "other users are unaffected");
 }
+
+/// `/metrics` renders what the Prometheus recorder saw (a recorder local to this thread, on
+/// a current-thread runtime: `main` installs one globally instead), and `/ready` is 200.
+#[test]
+fn metrics_and_readiness() {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let config = DemoConfig {
+        metrics: Some(recorder.handle()),
+        ..DemoConfig::default()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let text = metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            let app = app(&config).unwrap();
+            let (status, _, body) =
+                send(&app, Request::get("/ready").body(Body::empty()).unwrap()).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(
+                body,
+                json!({"ready": true, "keys_loaded": true, "revocation_store": "ok"})
+            );
+            let token = login(&app, "alice").await;
+            assert_eq!(send(&app, get("/me", &token)).await.0, StatusCode::OK);
+            assert_eq!(
+                send(&app, get("/admin", &token)).await.0,
+                StatusCode::FORBIDDEN
+            );
+            assert_eq!(
+                send(&app, get("/me", "not-a-token")).await.0,
+                StatusCode::UNAUTHORIZED
+            );
+            let response = app
+                .clone()
+                .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert!(
+                response.headers()[header::CONTENT_TYPE]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/plain; version=0.0.4")
+            );
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            String::from_utf8(bytes.to_vec()).unwrap()
+        })
+    });
+    for line in [
+        r#"tollgate_decisions_total{outcome="allowed",reason="ok"} 2"#,
+        r#"tollgate_decisions_total{outcome="refused",reason="insufficient_scope"} 1"#,
+        r#"tollgate_decisions_total{outcome="refused",reason="token_malformed"} 1"#,
+        r#"tollgate_verification_seconds_count{alg="EdDSA"} 2"#,
+        r#"tollgate_verification_seconds_count{alg="unknown"} 1"#,
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+    }
+}

@@ -97,6 +97,10 @@ struct Shared<S> {
 /// - When the push channel drops, every "not revoked" answer is forgotten.
 /// - Concurrent misses for one token share one backend call.
 /// - Revocations made through this store update its cache at once.
+/// - With the `metrics` feature, each lookup counts once in
+///   `tollgate_revocation_cache_total{result="hit"|"miss"}`: a hit when
+///   [`RevocationStore::check_now`] answers (or [`RevocationStore::check`] finds the answer
+///   cached), a miss when `check` has to ask the backend (or join a lookup in flight).
 ///
 /// Clones share the same cache.
 pub struct CachingStore<S> {
@@ -393,16 +397,19 @@ impl<S: RevocationStore> RevocationStore for CachingStore<S> {
             let shared = &*self.shared;
             let key = cache_key(token);
             if let Some(cached) = shared.cache.get(&key) {
+                crate::telemetry::revocation_cache(true);
                 return Ok(cached.status);
             }
             let cell = {
                 let mut inflight = shared.lock_inflight();
                 // A fetch may have completed (and left its cell) since the miss above.
                 if let Some(cached) = shared.cache.get(&key) {
+                    crate::telemetry::revocation_cache(true);
                     return Ok(cached.status);
                 }
                 inflight.entry(key.clone()).or_default().clone()
             };
+            crate::telemetry::revocation_cache(false);
             let guard = InflightGuard {
                 shared,
                 key: &key,
@@ -419,13 +426,22 @@ impl<S: RevocationStore> RevocationStore for CachingStore<S> {
     }
 
     fn check_now(&self, token: &TokenRef) -> Option<Status> {
-        if let Some(status) = self.shared.store.check_now(token) {
-            return Some(status);
+        // Only hits are counted here: on `None` the caller goes on to `check`, which counts
+        // the miss (or a hit, if the answer arrived meanwhile), so each lookup counts once.
+        let status = self.shared.store.check_now(token).or_else(|| {
+            self.shared
+                .cache
+                .get(&cache_key(token))
+                .map(|cached| cached.status)
+        });
+        if status.is_some() {
+            crate::telemetry::revocation_cache(true);
         }
-        self.shared
-            .cache
-            .get(&cache_key(token))
-            .map(|cached| cached.status)
+        status
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.shared.store.ping()
     }
 
     fn subscribe(&self, listener: InvalidationListener) -> bool {

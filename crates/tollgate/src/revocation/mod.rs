@@ -274,6 +274,12 @@ pub trait RevocationStore: fmt::Debug + Send + Sync + 'static {
         None
     }
 
+    /// Whether the store can be reached, for a readiness check: `Ok` by default (an
+    /// in-process store always can). A remote store overrides it with a cheap round trip.
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// Registers `listener` for changes pushed by the backend. Returns `false` when the
     /// store cannot push (the default); a cache in front of it then relies on its bound.
     fn subscribe(&self, listener: InvalidationListener) -> bool {
@@ -324,6 +330,10 @@ impl<S: RevocationStore + ?Sized> RevocationStore for Arc<S> {
 
     fn check_now(&self, token: &TokenRef) -> Option<Status> {
         (**self).check_now(token)
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        (**self).ping()
     }
 
     fn subscribe(&self, listener: InvalidationListener) -> bool {
