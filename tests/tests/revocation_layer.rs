@@ -25,29 +25,6 @@ async fn revoke(store: &CountingStore, token: &str) {
         .unwrap();
 }
 
-/// `n - s` for big-endian 32-byte numbers with `s < n`.
-fn sub_256(n: &[u8], s: &[u8]) -> Vec<u8> {
-    let mut out = vec![0u8; 32];
-    let mut borrow = 0i16;
-    for i in (0..32).rev() {
-        let mut d = i16::from(n[i]) - i16::from(s[i]) - borrow;
-        borrow = i16::from(d < 0);
-        if d < 0 {
-            d += 256;
-        }
-        out[i] = d as u8;
-    }
-    out
-}
-
-/// The same ES256 token with its signature rewritten as `(r, n − s)`: a second valid
-/// signature of the same bytes (ECDSA malleability).
-fn malleated(token: &str) -> String {
-    let signature = signature_of(token);
-    let (r, s) = signature.split_at(32);
-    resign(token, &[r, &sub_256(&P256_ORDER, s)].concat())
-}
-
 const REVOKED: (&str, &str) = ("token_revoked", "token revoked");
 
 #[tokio::test]

@@ -762,3 +762,26 @@ impl RevocationStore for CountingStore {
         self.store.check_now(token)
     }
 }
+
+/// `n − s` for big-endian 32-byte numbers with `s < n`.
+pub(crate) fn sub_256(n: &[u8], s: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; 32];
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let mut digit = i16::from(n[i]) - i16::from(s[i]) - borrow;
+        borrow = i16::from(digit < 0);
+        if digit < 0 {
+            digit += 256;
+        }
+        out[i] = digit as u8;
+    }
+    out
+}
+
+/// The same ES256 token with its signature rewritten as `(r, n − s)`: another valid
+/// signature of the very same bytes (ECDSA malleability).
+pub(crate) fn malleated(token: &str) -> String {
+    let signature = signature_of(token);
+    let (r, s) = signature.split_at(32);
+    resign(token, &[r, &sub_256(&P256_ORDER, s)].concat())
+}
