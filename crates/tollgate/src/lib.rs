@@ -51,7 +51,7 @@
 //! | `aws_lc_rs` | yes | crypto through aws-lc-rs, the faster backend (needs a C compiler) |
 //! | `rust_crypto` | no | crypto through the pure-Rust RustCrypto crates, for builds without a C compiler |
 //! | `remote` | no | [`remote::RemoteKeys`]: keys from a JWKS URL or OIDC discovery (reqwest with rustls) |
-//! | `metrics` | no | verification latency, revocation cache hits/misses and JWKS fetches through the [`metrics`](https://docs.rs/metrics) facade; names in [`telemetry`] |
+//! | `metrics` | no | verification latency, token and revocation cache hits/misses and JWKS fetches through the [`metrics`](https://docs.rs/metrics) facade; names in [`telemetry`] |
 //!
 //! Exactly one backend is needed; with both enabled, aws-lc-rs is used.
 
@@ -68,6 +68,7 @@ pub mod remote;
 pub mod revocation;
 pub mod signer;
 pub mod telemetry;
+mod token_cache;
 pub mod verifier;
 
 pub use claims::{ClaimPath, RegisteredClaims, VerifiedToken};

@@ -18,6 +18,10 @@ pub const VERIFICATION_SECONDS: &str = "tollgate_verification_seconds";
 /// Counter `{result="hit"|"miss"}`: revocation lookups answered by a [`crate::CachingStore`]
 /// without I/O (hit) or by its backend (miss).
 pub const REVOCATION_CACHE: &str = "tollgate_revocation_cache_total";
+/// Counter `{result="hit"|"miss"}`: verifications answered by a verifier's verified-token
+/// cache (hit: only the time rules re-checked) or verified from scratch (miss); see
+/// [`crate::VerifierBuilder::token_cache`].
+pub const TOKEN_CACHE: &str = "tollgate_token_cache_total";
 /// Counter: revocation lookups the store could not answer (`tollgate-axum`).
 pub const REVOCATION_STORE_ERRORS: &str = "tollgate_revocation_store_errors_total";
 /// Counter `{result="success"|"failure"}`: JWK Set fetches (feature `remote`).
@@ -72,6 +76,10 @@ pub fn describe() {
         "Revocation lookups answered from the cache (hit) or by the store (miss)"
     );
     describe_counter!(
+        TOKEN_CACHE,
+        "Verifications answered from the verified-token cache (hit) or from scratch (miss)"
+    );
+    describe_counter!(
         REVOCATION_STORE_ERRORS,
         "Revocation lookups the store could not answer"
     );
@@ -101,6 +109,11 @@ mod emit {
         metrics::counter!(REVOCATION_CACHE, "result" => result).increment(1);
     }
 
+    pub(crate) fn token_cache(hit: bool) {
+        let result = if hit { "hit" } else { "miss" };
+        metrics::counter!(TOKEN_CACHE, "result" => result).increment(1);
+    }
+
     #[cfg(feature = "remote")]
     pub(crate) fn jwks_fetch(success: bool) {
         let result = if success { "success" } else { "failure" };
@@ -128,6 +141,9 @@ mod emit {
 
     #[inline(always)]
     pub(crate) fn revocation_cache(_: bool) {}
+
+    #[inline(always)]
+    pub(crate) fn token_cache(_: bool) {}
 
     #[cfg(feature = "remote")]
     #[inline(always)]

@@ -16,6 +16,17 @@
 //!    default), `nbf` and optionally `iat`, each with a leeway (default 60 s); `iss` and
 //!    `aud` when configured; required claims.
 //!
+//! # Verified-token cache
+//! Off by default. With [`VerifierBuilder::token_cache`], a token that passed every rule is
+//! cached (for example at most 10 000 tokens, each for at most 60 s, and never past its
+//! `exp` plus the leeway).
+//! Verifying the same token again then skips steps 1–6 except the time rules: `exp`,
+//! `nbf` and `iat` are checked again against the `now` of each call, so a token that
+//! expires while cached is refused. Only verified tokens are inserted, so forged or random
+//! tokens cannot fill the cache; it is keyed by the whole token string (no hash, so no
+//! collision). Revocation is not the verifier's business: `tollgate-axum`'s layer asks the
+//! store after every verification, cached or not.
+//!
 //! # Example
 //! ```
 //! use std::time::Duration;
@@ -34,6 +45,8 @@
 use crate::claims::{ClaimPath, RegisteredClaims, VerifiedToken, read_roles, read_scopes};
 use crate::error::{ConfigError, Error, ErrorKind};
 use crate::keys::{Key, KeySet, ensure_crypto_provider, kid_is_plausible};
+use crate::token_cache::TokenCache;
+pub use crate::token_cache::{DEFAULT_TOKEN_CACHE_ENTRIES, DEFAULT_TOKEN_CACHE_TTL};
 use crate::{Algorithm, json, now_secs};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -71,6 +84,9 @@ struct Inner {
     max_token_len: usize,
     try_all_keys: bool,
     roles_claim: ClaimPath,
+    /// Verified tokens; `None` when disabled (and for [`Verifier::any_of`], whose
+    /// verifiers each have their own).
+    token_cache: Option<TokenCache>,
 }
 
 /// Builds a [`Verifier`]; see [`Verifier::builder`].
@@ -91,6 +107,8 @@ pub struct VerifierBuilder {
     max_token_len: usize,
     try_all_keys: bool,
     roles_claim: ClaimPath,
+    /// `(max_entries, max_ttl)`, or `None` for no cache.
+    token_cache: Option<(u64, Duration)>,
 }
 
 impl Default for VerifierBuilder {
@@ -110,6 +128,7 @@ impl Default for VerifierBuilder {
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             try_all_keys: false,
             roles_claim: ClaimPath::default(),
+            token_cache: None,
         }
     }
 }
@@ -222,6 +241,52 @@ impl VerifierBuilder {
         self
     }
 
+    /// Caches verified tokens: at most `max_entries` of them, each for at most `max_ttl` and
+    /// never past its `exp` plus the leeway. Off by default; the suggested bounds are
+    /// [`DEFAULT_TOKEN_CACHE_ENTRIES`] (10 000) and [`DEFAULT_TOKEN_CACHE_TTL`] (60 s).
+    ///
+    /// ```
+    /// # use tollgate::{Algorithm, Key, Verifier};
+    /// use tollgate::verifier::{DEFAULT_TOKEN_CACHE_ENTRIES, DEFAULT_TOKEN_CACHE_TTL};
+    /// let verifier = Verifier::builder()
+    ///     .key(Key::hmac(&[7u8; 32], Algorithm::HS256)?)
+    ///     .token_cache(DEFAULT_TOKEN_CACHE_ENTRIES, DEFAULT_TOKEN_CACHE_TTL)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// A repeat token then costs a map lookup, a re-check of `exp`/`nbf`/`iat` against the
+    /// current time and a copy of its claims, instead of decoding, parsing and a signature
+    /// check. Only tokens that passed every rule are inserted, keyed by the whole token.
+    ///
+    /// # Trade-offs
+    /// - **Memory**: up to `max_entries` × (token length + its decoded claims), i.e. about
+    ///   2–3 KiB per typical 1 KiB token, 20–30 MiB at the default bound; tokens may be up
+    ///   to [`VerifierBuilder::max_token_len`] long.
+    /// - **Keys**: the keys of a built verifier never change, except those of
+    ///   [`VerifierBuilder::remote_keys`]. An entry remembers which remote key set was
+    ///   current when it was inserted and is trusted only while that set is still current:
+    ///   any swap of the remote keys (a refresh, a rotation, a key removed by the identity
+    ///   provider) makes every cached token be verified again from scratch. To stop trusting
+    ///   a static key, build a new verifier; [`Verifier::clear_token_cache`] empties the
+    ///   cache at any time.
+    /// - **Revocation** is unaffected: the store is asked after every verification,
+    ///   cached or not (that is the layer's job in `tollgate-axum`).
+    ///
+    /// `max_entries` and `max_ttl` must not be zero (use
+    /// [`VerifierBuilder::no_token_cache`] to turn the cache off).
+    pub fn token_cache(mut self, max_entries: u64, max_ttl: Duration) -> Self {
+        self.token_cache = Some((max_entries, max_ttl));
+        self
+    }
+
+    /// Turns the verified-token cache off (the default): every call verifies the token from
+    /// scratch.
+    pub fn no_token_cache(mut self) -> Self {
+        self.token_cache = None;
+        self
+    }
+
     /// Checks the configuration and builds the verifier.
     pub fn build(self) -> Result<Verifier, ConfigError> {
         ensure_crypto_provider()?;
@@ -244,6 +309,13 @@ impl VerifierBuilder {
         if self.max_token_len == 0 {
             return Err(ConfigError::InvalidOption("max_token_len is zero"));
         }
+        if let Some((max_entries, max_ttl)) = self.token_cache
+            && (max_entries == 0 || max_ttl.is_zero())
+        {
+            return Err(ConfigError::InvalidOption(
+                "token_cache needs entries and a TTL (use no_token_cache to turn it off)",
+            ));
+        }
         if self.audiences.is_empty() {
             tracing::debug!(target: "tollgate::verifier", "no audience configured: `aud` is not checked");
         }
@@ -263,6 +335,9 @@ impl VerifierBuilder {
                 max_token_len: self.max_token_len,
                 try_all_keys: self.try_all_keys,
                 roles_claim: self.roles_claim,
+                token_cache: self
+                    .token_cache
+                    .map(|(entries, ttl)| TokenCache::new(entries, ttl)),
             }),
         })
     }
@@ -373,6 +448,7 @@ impl Verifier {
                 max_token_len,
                 try_all_keys: false,
                 roles_claim: ClaimPath::default(),
+                token_cache: None,
             }),
         })
     }
@@ -408,6 +484,31 @@ impl Verifier {
             return self.inner.delegates.iter().all(Verifier::keys_loaded);
         }
         !self.inner.keys.is_empty() || self.remote_keys().is_some()
+    }
+
+    /// How many verified tokens are cached now (for [`Verifier::any_of`], summed over its
+    /// verifiers); 0 without a cache. Applies pending expirations and evictions first, so
+    /// it is meant for tests and diagnostics, not for every request.
+    pub fn token_cache_len(&self) -> u64 {
+        let own = self.inner.token_cache.as_ref().map_or(0, TokenCache::len);
+        own + self
+            .inner
+            .delegates
+            .iter()
+            .map(Verifier::token_cache_len)
+            .sum::<u64>()
+    }
+
+    /// Empties the verified-token cache (of every verifier of [`Verifier::any_of`]): the
+    /// next verification of each token starts from scratch.
+    pub fn clear_token_cache(&self) {
+        if let Some(cache) = &self.inner.token_cache {
+            cache.clear();
+        }
+        self.inner
+            .delegates
+            .iter()
+            .for_each(Verifier::clear_token_cache);
     }
 
     /// Whether verification may have to fetch keys ([`Verifier::verify_async`] then does
@@ -461,11 +562,57 @@ impl Verifier {
         }
         let started = crate::telemetry::start();
         let mut algorithm = None;
-        let result = self.verify_one(token, now, &mut algorithm);
+        let result = match &self.inner.token_cache {
+            Some(cache) if token.len() <= self.inner.max_token_len => {
+                self.verify_cached(cache, token, now, &mut algorithm)
+            }
+            _ => self.verify_one(token, now, &mut algorithm),
+        };
         if let Some(started) = started {
             crate::telemetry::verification(algorithm, started.elapsed());
         }
         result
+    }
+
+    /// [`Verifier::verify_one`] through the verified-token cache: a hit only re-checks the
+    /// time rules; a miss verifies from scratch and caches the token if it passed.
+    fn verify_cached(
+        &self,
+        cache: &TokenCache,
+        token: &str,
+        now: u64,
+        algorithm: &mut Option<Algorithm>,
+    ) -> Result<VerifiedToken, Error> {
+        // Read before verifying: if the remote keys are swapped meanwhile, the entry names
+        // the older set and is re-verified at its first hit (never the other way round).
+        #[cfg(feature = "remote")]
+        let remote_keys = self.remote_keys();
+        if let Some(cached) = cache.get(token) {
+            #[cfg(feature = "remote")]
+            let fresh = match (&cached.remote_keys, &remote_keys) {
+                (None, None) => true,
+                (Some(then), Some(current)) => std::ptr::eq(then.as_ptr(), Arc::as_ptr(current)),
+                _ => false,
+            };
+            #[cfg(not(feature = "remote"))]
+            let fresh = true;
+            if fresh {
+                crate::telemetry::token_cache(true);
+                *algorithm = Some(cached.token.algorithm);
+                self.check_times(&cached.token.registered, now)?;
+                return Ok(VerifiedToken::clone(&cached.token));
+            }
+            cache.remove(token);
+        }
+        crate::telemetry::token_cache(false);
+        let verified = self.verify_one(token, now, algorithm)?;
+        cache.insert(
+            token,
+            &verified,
+            #[cfg(feature = "remote")]
+            remote_keys.as_ref().map(Arc::downgrade),
+        );
+        Ok(verified)
     }
 
     /// [`Verifier::verify_at`] with this verifier's own keys; sets `algorithm` once the
@@ -636,26 +783,8 @@ impl Verifier {
         registered: &RegisteredClaims,
         now: u64,
     ) -> Result<(), Error> {
+        self.check_times(registered, now)?;
         let inner = &*self.inner;
-        let leeway = inner.leeway;
-        match registered.exp {
-            Some(exp) if exp.saturating_add(leeway) <= now => return Err(ErrorKind::Expired.into()),
-            None if inner.require_exp => return Err(ErrorKind::MissingClaim("exp").into()),
-            _ => {}
-        }
-        if registered
-            .nbf
-            .is_some_and(|nbf| nbf > now.saturating_add(leeway))
-        {
-            return Err(ErrorKind::NotYetValid.into());
-        }
-        if inner.validate_iat
-            && registered
-                .iat
-                .is_some_and(|iat| iat > now.saturating_add(leeway))
-        {
-            return Err(ErrorKind::IssuedInFuture.into());
-        }
         if !inner.issuers.is_empty() {
             let iss = registered
                 .iss
@@ -679,6 +808,32 @@ impl Verifier {
             .find(|c| !claims.contains_key(**c))
         {
             return Err(ErrorKind::MissingClaim(missing).into());
+        }
+        Ok(())
+    }
+
+    /// The rules that depend on `now`: `exp` (and whether it is required), `nbf`, and `iat`
+    /// when validated, each with the leeway. Checked again on every cache hit.
+    fn check_times(&self, registered: &RegisteredClaims, now: u64) -> Result<(), Error> {
+        let inner = &*self.inner;
+        let leeway = inner.leeway;
+        match registered.exp {
+            Some(exp) if exp.saturating_add(leeway) <= now => return Err(ErrorKind::Expired.into()),
+            None if inner.require_exp => return Err(ErrorKind::MissingClaim("exp").into()),
+            _ => {}
+        }
+        if registered
+            .nbf
+            .is_some_and(|nbf| nbf > now.saturating_add(leeway))
+        {
+            return Err(ErrorKind::NotYetValid.into());
+        }
+        if inner.validate_iat
+            && registered
+                .iat
+                .is_some_and(|iat| iat > now.saturating_add(leeway))
+        {
+            return Err(ErrorKind::IssuedInFuture.into());
         }
         Ok(())
     }
