@@ -2,28 +2,17 @@
 //! a JWK Set keeps its good entries and reports the bad ones, and no key material shows in
 //! `Debug` output.
 
+mod fixtures;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use fixtures::*;
 use serde_json::{Value, json};
 use tollgate::{Algorithm, ConfigError, Key, KeySet, Signer, SigningKey, Verifier};
-
-const RSA_PRIVATE: &str = include_str!("fixtures/rsa2048-private.pem");
-const RSA_PUBLIC: &str = include_str!("fixtures/rsa2048-public.pem");
-const RSA_1024_PUBLIC: &str = include_str!("fixtures/rsa1024-public.pem");
-const P256_PRIVATE: &str = include_str!("fixtures/p256-private.pem");
-const P256_PUBLIC: &str = include_str!("fixtures/p256-public.pem");
-const P384_PRIVATE: &str = include_str!("fixtures/p384-private.pem");
-const P384_PUBLIC: &str = include_str!("fixtures/p384-public.pem");
-const ED25519_PRIVATE: &str = include_str!("fixtures/ed25519-private.pem");
-const ED25519_PUBLIC: &str = include_str!("fixtures/ed25519-public.pem");
 
 /// A secret no output may ever contain: long enough for every HMAC algorithm.
 const DISTINCTIVE_SECRET: &[u8] =
     b"Zq7-DISTINCTIVE-hmac-secret-never-to-be-printed-0123456789-abcdefghij";
-
-fn b64(bytes: impl AsRef<[u8]>) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
 
 /// The public JWK of a fixture key, as the `Signer` publishes it.
 fn public_jwk(key: SigningKey) -> Value {

@@ -5,8 +5,11 @@
 //! base64url-encoded, and signed with `jsonwebtoken::crypto::sign`, so that a token can be
 //! exactly as broken as a test needs. Time is fixed with `Verifier::verify_at`.
 
+mod fixtures;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use fixtures::*;
 use jsonwebtoken::EncodingKey;
 use serde_json::{Value, json};
 use tollgate::{Algorithm, ErrorKind, Key, VerifiedToken, Verifier, VerifierBuilder};
@@ -18,22 +21,9 @@ const SECRET: &[u8] = b"verifier-rules-hs256-secret-0123456789ab";
 /// Another valid secret: what an attacker signs with, or a second configured key.
 const OTHER_SECRET: &[u8] = b"some-other-hs256-secret-0123456789abcdef";
 
-const RSA_PRIVATE: &str = include_str!("fixtures/rsa2048-private.pem");
-const RSA_PUBLIC: &str = include_str!("fixtures/rsa2048-public.pem");
-const P256_PRIVATE: &str = include_str!("fixtures/p256-private.pem");
-const P256_PUBLIC: &str = include_str!("fixtures/p256-public.pem");
-const P384_PRIVATE: &str = include_str!("fixtures/p384-private.pem");
-const P384_PUBLIC: &str = include_str!("fixtures/p384-public.pem");
-const ED25519_PRIVATE: &str = include_str!("fixtures/ed25519-private.pem");
-const ED25519_PUBLIC: &str = include_str!("fixtures/ed25519-public.pem");
-
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
-
-fn b64(bytes: impl AsRef<[u8]>) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
 
 /// Makes sure jsonwebtoken has a crypto provider before a test calls it directly: with
 /// both backends compiled in, it has none until tollgate installs one, which building any
