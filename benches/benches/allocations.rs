@@ -57,21 +57,30 @@ fn main() {
         .build()
         .unwrap();
     println!(
-        "{:<6} {:>16} {:>16} {:>16} {:>18} {:>18} {:>22}",
+        "{:<6} {:>16} {:>16} {:>16} {:>16} {:>16} {:>18} {:>18} {:>22} {:>18}",
         "alg",
         "floor",
+        "floor_typed",
         "verifier",
+        "check",
         "no-auth request",
         "layer (request)",
         "+ revocation",
-        "+ revocation + role"
+        "+ revocation + role",
+        "token cache hit"
     );
     for case in common::cases() {
         let floor = per_call(|| {
             black_box(case.floor().unwrap());
         });
+        let floor_typed = per_call(|| {
+            black_box(case.floor_typed().unwrap());
+        });
         let verifier = per_call(|| {
             black_box(case.verifier.verify(black_box(&case.token)).unwrap());
+        });
+        let check = per_call(|| {
+            black_box(case.verifier.check(black_box(&case.token)).unwrap());
         });
         let request = |router: axum::Router| {
             per_call(|| {
@@ -84,17 +93,21 @@ fn main() {
         let layer = request(case.router());
         let revocation = request(case.router_revocation());
         let role = request(case.router_revocation_role());
+        let cached = request(case.router_token_cache());
         let show = |(a, b): (f64, f64)| format!("{a:.1} ({b:.0} B)");
         let minus = |(a, b): (f64, f64)| format!("{:.1} ({:.0} B)", a - no_auth.0, b - no_auth.1);
         println!(
-            "{:<6} {:>16} {:>16} {:>16} {:>18} {:>18} {:>22}",
+            "{:<6} {:>16} {:>16} {:>16} {:>16} {:>16} {:>18} {:>18} {:>22} {:>18}",
             case.name,
             show(floor),
+            show(floor_typed),
             show(verifier),
+            show(check),
             show(no_auth),
             minus(layer),
             minus(revocation),
-            minus(role)
+            minus(role),
+            minus(cached)
         );
     }
 }

@@ -9,12 +9,17 @@
 //!
 //! - `floor`: `jsonwebtoken::decode::<serde_json::Value>` with the same key and an
 //!   equivalent `Validation` (iss, aud, exp, nbf, leeway 60);
-//! - `verifier`: `tollgate::Verifier::verify` alone;
+//! - `floor_typed`: the same `decode` into the handler's `Access { sub, roles }`;
+//! - `verifier`: `tollgate::Verifier::verify` alone (claims as a `serde_json::Value`);
+//! - `verifier_check`: `tollgate::Verifier::check` alone (claims left as verified JSON
+//!   text: what the layer uses);
+//! - `verifier_cached`: `check` with the verified-token cache, the same token every time;
 //! - `request_no_auth`: `GET /me` (with the bearer header) through a `Router` without the
 //!   layer, whose handler answers "ok";
 //! - `request`: the same through `AuthLayer` with a `Claims<T>` handler;
 //! - `request_revocation`: the same with revocation (`MemoryStore`);
-//! - `request_revocation_role`: and a `RequireRole::any(["user"])` guard on the route.
+//! - `request_revocation_role`: and a `RequireRole::any(["user"])` guard on the route;
+//! - `request_token_cache`: `request` with the verified-token cache (every request a hit).
 
 mod common;
 
@@ -34,6 +39,7 @@ fn verify(c: &mut Criterion) {
             ("request", case.router()),
             ("request_revocation", case.router_revocation()),
             ("request_revocation_role", case.router_revocation_role()),
+            ("request_token_cache", case.router_token_cache()),
         ];
         for (_, router) in &routers {
             let response = rt.block_on(router.clone().oneshot(case.request())).unwrap();
@@ -42,8 +48,15 @@ fn verify(c: &mut Criterion) {
 
         let mut group = c.benchmark_group(case.name);
         group.bench_function("floor", |b| b.iter(|| case.floor().unwrap()));
+        group.bench_function("floor_typed", |b| b.iter(|| case.floor_typed().unwrap()));
         group.bench_function("verifier", |b| {
             b.iter(|| case.verifier.verify(black_box(&case.token)).unwrap())
+        });
+        group.bench_function("verifier_check", |b| {
+            b.iter(|| case.verifier.check(black_box(&case.token)).unwrap())
+        });
+        group.bench_function("verifier_cached", |b| {
+            b.iter(|| case.cached_verifier.check(black_box(&case.token)).unwrap())
         });
         group.bench_function("request_no_auth", |b| {
             b.to_async(&rt)

@@ -20,7 +20,7 @@ use tollgate_axum::{
 use tower::ServiceExt as _;
 
 /// The application's own claims type.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct Profile {
     sub: String,
     tenant: String,

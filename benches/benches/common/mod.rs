@@ -33,10 +33,12 @@ pub(crate) struct Case {
     pub(crate) decoding_key: DecodingKey,
     pub(crate) validation: Validation,
     pub(crate) verifier: Verifier,
+    /// The same verifier with the verified-token cache on (10 000 tokens, 60 s).
+    pub(crate) cached_verifier: Verifier,
 }
 
 /// What the `Claims<T>` handler reads.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Access {
     pub(crate) sub: String,
     pub(crate) roles: Vec<String>,
@@ -95,10 +97,18 @@ fn case(algorithm: Algorithm) -> Case {
         )
         .unwrap()
         .token;
-    let verifier = Verifier::builder()
-        .key(key.with_kid(KID))
-        .issuer(ISSUER)
-        .audience(AUDIENCE)
+    let builder = || {
+        Verifier::builder()
+            .key(key.clone().with_kid(KID))
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+    };
+    let verifier = builder().build().unwrap();
+    let cached_verifier = builder()
+        .token_cache(
+            tollgate::verifier::DEFAULT_TOKEN_CACHE_ENTRIES,
+            tollgate::verifier::DEFAULT_TOKEN_CACHE_TTL,
+        )
         .build()
         .unwrap();
     let mut validation = Validation::new(algorithm);
@@ -113,6 +123,7 @@ fn case(algorithm: Algorithm) -> Case {
         decoding_key,
         validation,
         verifier,
+        cached_verifier,
     };
     // Both sides must accept the token, or the comparison means nothing.
     case.floor().unwrap();
@@ -124,6 +135,12 @@ impl Case {
     /// `jsonwebtoken::decode` with the same key and validation: the floor.
     pub(crate) fn floor(&self) -> jsonwebtoken::errors::Result<serde_json::Value> {
         jsonwebtoken::decode::<serde_json::Value>(&self.token, &self.decoding_key, &self.validation)
+            .map(|data| data.claims)
+    }
+
+    /// The floor decoding into the handler's own type, as the peers' typed extractors do.
+    pub(crate) fn floor_typed(&self) -> jsonwebtoken::errors::Result<Access> {
+        jsonwebtoken::decode::<Access>(&self.token, &self.decoding_key, &self.validation)
             .map(|data| data.claims)
     }
 
@@ -144,6 +161,13 @@ impl Case {
         Router::new()
             .route("/me", get(me))
             .layer(AuthLayer::new(self.verifier.clone()))
+    }
+
+    /// The same with the verified-token cache on: after the first, every request is a hit.
+    pub(crate) fn router_token_cache(&self) -> Router {
+        Router::new()
+            .route("/me", get(me))
+            .layer(AuthLayer::new(self.cached_verifier.clone()))
     }
 
     /// The same with revocation through an in-memory store.

@@ -7,7 +7,6 @@ use http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::ops::Deref;
-use std::sync::Arc;
 use tollgate::VerifiedToken;
 
 /// The verified token of the request, its claims deserialized into `T` (default: JSON).
@@ -20,11 +19,15 @@ use tollgate::VerifiedToken;
 /// - Claims that do not deserialize into `T`: 401 `invalid_token`.
 /// - No [`crate::AuthLayer`] in front of the route: 500, naming the layer to install.
 ///
+/// `T` must be `Clone` (as with most axum extractors of shared data): with the verified-token
+/// cache on, a repeated token's claims are deserialized once and cloned for each request
+/// ([`VerifiedToken::claims_as`]).
+///
 /// ```
 /// use serde::Deserialize;
 /// use tollgate_axum::Claims;
 ///
-/// #[derive(Deserialize)]
+/// #[derive(Clone, Deserialize)]
 /// struct MyClaims {
 ///     sub: String,
 ///     tenant: String,
@@ -54,18 +57,18 @@ pub(crate) fn context(parts: &Parts) -> Result<&AuthContext, AuthError> {
 }
 
 /// The verified token, or the 401 for a request that has none.
-pub(crate) fn required_token(context: &AuthContext) -> Result<&Arc<VerifiedToken>, AuthError> {
+pub(crate) fn required_token(context: &AuthContext) -> Result<&VerifiedToken<()>, AuthError> {
     context
         .token()
         .ok_or_else(|| AuthError::new(AuthErrorKind::MissingToken, &context.settings))
 }
 
-fn typed<T: DeserializeOwned>(
-    context: &AuthContext,
-    token: &VerifiedToken,
-) -> Result<Claims<T>, AuthError> {
+fn typed<T>(context: &AuthContext, token: &VerifiedToken<()>) -> Result<Claims<T>, AuthError>
+where
+    T: DeserializeOwned + Clone + Send + Sync + 'static,
+{
     token
-        .deserialize_claims()
+        .claims_as()
         .map(Claims)
         .map_err(|e| AuthError::invalid_token(e, &context.settings))
 }
@@ -73,7 +76,7 @@ fn typed<T: DeserializeOwned>(
 impl<S, T> FromRequestParts<S> for Claims<T>
 where
     S: Send + Sync,
-    T: DeserializeOwned,
+    T: DeserializeOwned + Clone + Send + Sync + 'static,
 {
     type Rejection = AuthError;
 
@@ -86,7 +89,7 @@ where
 impl<S, T> OptionalFromRequestParts<S> for Claims<T>
 where
     S: Send + Sync,
-    T: DeserializeOwned,
+    T: DeserializeOwned + Clone + Send + Sync + 'static,
 {
     type Rejection = AuthError;
 

@@ -62,7 +62,7 @@ struct Requirement {
 /// Whether `token` has any (or all) of `names`. An empty requirement admits no one: an
 /// `all([])` built from an empty configuration must not open the route to everybody.
 fn satisfied<'a>(
-    token: &VerifiedToken,
+    token: &VerifiedToken<()>,
     kind: Kind,
     all: bool,
     names: impl Iterator<Item = &'a str>,
@@ -84,7 +84,7 @@ fn check<'a, N: AsRef<str>>(
     kind: Kind,
     all: bool,
     names: &[N],
-) -> Result<&'a Arc<VerifiedToken>, AuthError> {
+) -> Result<&'a VerifiedToken<()>, AuthError> {
     let token = required_token(context)?;
     if satisfied(token, kind, all, names.iter().map(AsRef::as_ref)) {
         Ok(token)
@@ -250,14 +250,14 @@ pub trait ScopeSet: Send + Sync + 'static {
 /// Extractor form of [`RequireRole`]: the handler runs only if the token carries the
 /// roles of `R`. Dereferences to the [`VerifiedToken`].
 pub struct HasRole<R> {
-    token: Arc<VerifiedToken>,
+    token: VerifiedToken<()>,
     _roles: PhantomData<fn() -> R>,
 }
 
 /// Extractor form of [`RequireScope`]: the handler runs only if the token carries the
 /// scopes of `S`. Dereferences to the [`VerifiedToken`].
 pub struct HasScope<S> {
-    token: Arc<VerifiedToken>,
+    token: VerifiedToken<()>,
     _scopes: PhantomData<fn() -> S>,
 }
 
@@ -278,17 +278,17 @@ impl<S> std::fmt::Debug for HasScope<S> {
 }
 
 impl<R> Deref for HasRole<R> {
-    type Target = VerifiedToken;
+    type Target = VerifiedToken<()>;
 
-    fn deref(&self) -> &VerifiedToken {
+    fn deref(&self) -> &VerifiedToken<()> {
         &self.token
     }
 }
 
 impl<S> Deref for HasScope<S> {
-    type Target = VerifiedToken;
+    type Target = VerifiedToken<()>;
 
-    fn deref(&self) -> &VerifiedToken {
+    fn deref(&self) -> &VerifiedToken<()> {
         &self.token
     }
 }

@@ -3,9 +3,12 @@
 
 use crate::Algorithm;
 use crate::error::{Error, ErrorKind};
+use crate::json::Member;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use std::any::Any;
+use std::sync::{Arc, OnceLock};
 
 /// The registered claims of RFC 7519 §4.1, always read whatever the application's type.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -27,10 +30,10 @@ pub struct RegisteredClaims {
     pub jti: Option<String>,
 }
 
-fn numeric_date(map: &Map<String, Value>, name: &'static str) -> Result<Option<u64>, Error> {
-    match map.get(name) {
+fn numeric_date(value: Option<Member<'_>>, name: &'static str) -> Result<Option<u64>, Error> {
+    match value {
         None => Ok(None),
-        Some(Value::Number(n)) => {
+        Some(Member::Other(Value::Number(n))) => {
             if let Some(v) = n.as_u64() {
                 Ok(Some(v))
             } else {
@@ -47,37 +50,68 @@ fn numeric_date(map: &Map<String, Value>, name: &'static str) -> Result<Option<u
     }
 }
 
-fn string_claim(map: &Map<String, Value>, name: &'static str) -> Result<Option<String>, Error> {
-    match map.get(name) {
+fn string_claim(value: Option<Member<'_>>, name: &'static str) -> Result<Option<String>, Error> {
+    match value {
         None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Member::Str(s)) => Ok(Some(s.into_owned())),
+        Some(Member::Other(Value::String(s))) => Ok(Some(s)),
         Some(_) => Err(ErrorKind::InvalidClaim(name).into()),
     }
+}
+
+/// The registered claims' values as found in a claim set, before their types are checked.
+#[derive(Default)]
+pub(crate) struct RawRegistered<'a> {
+    pub(crate) iss: Option<Member<'a>>,
+    pub(crate) sub: Option<Member<'a>>,
+    pub(crate) aud: Option<Member<'a>>,
+    pub(crate) exp: Option<Member<'a>>,
+    pub(crate) nbf: Option<Member<'a>>,
+    pub(crate) iat: Option<Member<'a>>,
+    pub(crate) jti: Option<Member<'a>>,
 }
 
 impl RegisteredClaims {
     /// Reads the registered claims, refusing any of the wrong JSON type.
     pub(crate) fn from_map(map: &Map<String, Value>) -> Result<Self, Error> {
-        let aud = match map.get("aud") {
+        let get = |name: &str| map.get(name).cloned().map(Member::Other);
+        Self::from_raw(RawRegistered {
+            iss: get("iss"),
+            sub: get("sub"),
+            aud: get("aud"),
+            exp: get("exp"),
+            nbf: get("nbf"),
+            iat: get("iat"),
+            jti: get("jti"),
+        })
+    }
+
+    /// Reads the registered claims from their values, refusing any of the wrong JSON type.
+    pub(crate) fn from_raw(raw: RawRegistered<'_>) -> Result<Self, Error> {
+        let aud = match raw.aud {
             None => Vec::new(),
-            Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| v.as_str().map(str::to_owned))
+            Some(Member::Str(s)) => vec![s.into_owned()],
+            Some(Member::Other(Value::String(s))) => vec![s],
+            Some(Member::Other(Value::Array(items))) => items
+                .into_iter()
+                .map(|v| match v {
+                    Value::String(s) => Some(s),
+                    _ => None,
+                })
                 .collect::<Option<Vec<_>>>()
                 .ok_or(Error::new(ErrorKind::InvalidClaim("aud")))?,
             Some(_) => return Err(ErrorKind::InvalidClaim("aud").into()),
         };
         Ok(Self {
-            iss: string_claim(map, "iss")?,
-            sub: string_claim(map, "sub")?,
+            iss: string_claim(raw.iss, "iss")?,
+            sub: string_claim(raw.sub, "sub")?,
             aud,
-            exp: numeric_date(map, "exp")?,
-            nbf: numeric_date(map, "nbf")?,
-            iat: numeric_date(map, "iat")?,
+            exp: numeric_date(raw.exp, "exp")?,
+            nbf: numeric_date(raw.nbf, "nbf")?,
+            iat: numeric_date(raw.iat, "iat")?,
             // An empty `jti` identifies nothing: read as absent, so the token's revocation
             // id is its claims hash rather than "", shared by every such token.
-            jti: string_claim(map, "jti")?.filter(|jti| !jti.is_empty()),
+            jti: string_claim(raw.jti, "jti")?.filter(|jti| !jti.is_empty()),
         })
     }
 }
@@ -99,6 +133,29 @@ impl ClaimPath {
     /// The path as written.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The member a dotted path starts with (`realm_access` of `realm_access.roles`);
+    /// `None` for a path without dots, which names one member only.
+    pub(crate) fn first_segment(&self) -> Option<&str> {
+        self.0.split_once('.').map(|(first, _)| first)
+    }
+
+    /// The roles value out of the member named by the whole path (`whole`), or else out of
+    /// the member named by the first segment (`nested`), following the remaining segments:
+    /// the same answer as [`ClaimPath::lookup`] on the whole claim set.
+    pub(crate) fn take(&self, whole: Option<Value>, nested: Option<Value>) -> Option<Value> {
+        if whole.is_some() {
+            return whole;
+        }
+        let mut current = nested?;
+        for segment in self.0.split('.').skip(1) {
+            current = match current {
+                Value::Object(mut map) => map.remove(segment)?,
+                _ => return None,
+            };
+        }
+        Some(current)
     }
 
     pub(crate) fn lookup<'a>(&self, claims: &'a Map<String, Value>) -> Option<&'a Value> {
@@ -128,42 +185,62 @@ impl From<&str> for ClaimPath {
 
 /// Roles are a JSON array of strings. Anything else (a bare string, a number) grants no
 /// role: reading `"roles": "admin-readonly"` as a role list could grant `admin` by accident.
-pub(crate) fn read_roles(value: Option<&Value>) -> Vec<String> {
+pub(crate) fn read_roles(value: Option<Value>) -> Vec<String> {
     match value {
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect(),
+        Some(Value::Array(items)) => strings(items),
         _ => Vec::new(),
     }
 }
 
+/// The strings of `items`, leaving out anything else.
+fn strings(items: Vec<Value>) -> Vec<String> {
+    items
+        .into_iter()
+        .filter_map(|v| match v {
+            Value::String(s) => Some(s),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Scopes come from `scope` (a space-separated string, RFC 8693 / RFC 9068) or `scp`
 /// (a space-separated string or an array of strings, as Okta and Entra ID use).
-pub(crate) fn read_scopes(claims: &Map<String, Value>) -> Vec<String> {
+pub(crate) fn read_scopes(scope: Option<Member<'_>>, scp: Option<Member<'_>>) -> Vec<String> {
     let split = |s: &str| {
         s.split(' ')
             .filter(|p| !p.is_empty())
             .map(str::to_owned)
             .collect()
     };
-    match (claims.get("scope"), claims.get("scp")) {
-        (Some(Value::String(s)), _) => split(s),
-        (_, Some(Value::String(s))) => split(s),
-        (_, Some(Value::Array(items))) => items
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect(),
-        _ => Vec::new(),
+    if let Some(s) = scope.as_ref().and_then(Member::as_str) {
+        return split(s);
+    }
+    match scp {
+        Some(Member::Other(Value::Array(items))) => strings(items),
+        Some(other) => other.as_str().map(split).unwrap_or_default(),
+        None => Vec::new(),
     }
 }
 
 /// A token whose signature and claims passed every rule of the [`crate::Verifier`].
 ///
 /// `T` is the application's own claims type, deserialized from the whole claim set; the
-/// default, [`serde_json::Value`], keeps the claim set as JSON.
+/// default, [`serde_json::Value`], keeps the claim set as JSON. `VerifiedToken<()>` is the
+/// token with its claims not deserialized at all ([`crate::Verifier::check`]), as
+/// `tollgate-axum`'s layer keeps it: [`VerifiedToken::deserialize_claims`] turns any form into
+/// any type, from the verified JSON text.
+///
+/// Cloning is cheap for the token's own part (one shared allocation) plus a clone of `T`.
 #[derive(Debug, Clone)]
 pub struct VerifiedToken<T = Value> {
+    pub(crate) info: Arc<TokenInfo>,
+    pub(crate) claims: T,
+}
+
+/// What a verified token says, whatever type its claims are deserialized into; shared by
+/// every form of the token.
+#[derive(Debug)]
+pub(crate) struct TokenInfo {
     pub(crate) algorithm: Algorithm,
     pub(crate) kid: Option<String>,
     pub(crate) registered: RegisteredClaims,
@@ -173,7 +250,12 @@ pub struct VerifiedToken<T = Value> {
     pub(crate) fingerprint: Option<String>,
     /// `exp` plus the verifier's leeway: the last second the token is accepted.
     pub(crate) accepted_until: Option<u64>,
-    pub(crate) claims: T,
+    /// The claim set as JSON text: one object, without duplicate member names.
+    pub(crate) json: String,
+    /// For a token kept in the verified-token cache (and so handed to many requests): the
+    /// claims as the first type [`VerifiedToken::claims_as`] was asked for, deserialized
+    /// once. `None` for a token verified for one request only.
+    pub(crate) typed: Option<OnceLock<Box<dyn Any + Send + Sync>>>,
 }
 
 impl<T> VerifiedToken<T> {
@@ -187,29 +269,35 @@ impl<T> VerifiedToken<T> {
         self.claims
     }
 
+    /// The claim set as the verified JSON text (an object without duplicate member names).
+    pub fn claims_json(&self) -> &str {
+        &self.info.json
+    }
+
     /// The registered claims (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`).
     pub fn registered(&self) -> &RegisteredClaims {
-        &self.registered
+        &self.info.registered
     }
 
     /// `sub`, if present.
     pub fn subject(&self) -> Option<&str> {
-        self.registered.sub.as_deref()
+        self.info.registered.sub.as_deref()
     }
 
     /// `jti`, if present.
     pub fn token_id(&self) -> Option<&str> {
-        self.registered.jti.as_deref()
+        self.info.registered.jti.as_deref()
     }
 
     /// The name revocation uses for this token: its `jti`, or for a token without one,
     /// `sha256:` followed by the base64url SHA-256 of its *decoded* claim set (never of the
     /// raw token text, so a re-encoded copy of a revoked token is still revoked).
     pub fn revocation_id(&self) -> &str {
-        self.registered
+        self.info
+            .registered
             .jti
             .as_deref()
-            .or(self.fingerprint.as_deref())
+            .or(self.info.fingerprint.as_deref())
             .unwrap_or_default()
     }
 
@@ -217,37 +305,37 @@ impl<T> VerifiedToken<T> {
     /// leeway, in seconds since the epoch; `None` for a token without `exp`. A revocation
     /// must be kept at least this long.
     pub fn accepted_until(&self) -> Option<u64> {
-        self.accepted_until
+        self.info.accepted_until
     }
 
     /// The roles read from the configured claim path.
     pub fn roles(&self) -> &[String] {
-        &self.roles
+        &self.info.roles
     }
 
     /// The scopes read from `scope` or `scp`.
     pub fn scopes(&self) -> &[String] {
-        &self.scopes
+        &self.info.scopes
     }
 
     /// Whether the token carries `role` (case-sensitive).
     pub fn has_role(&self, role: &str) -> bool {
-        self.roles.iter().any(|r| r == role)
+        self.info.roles.iter().any(|r| r == role)
     }
 
     /// Whether the token carries `scope` (case-sensitive).
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.iter().any(|s| s == scope)
+        self.info.scopes.iter().any(|s| s == scope)
     }
 
     /// The algorithm the token was verified with.
     pub fn algorithm(&self) -> Algorithm {
-        self.algorithm
+        self.info.algorithm
     }
 
     /// The `kid` of the key that verified the token, if it had one.
     pub fn key_id(&self) -> Option<&str> {
-        self.kid.as_deref()
+        self.info.kid.as_deref()
     }
 
     /// The same token with its claims turned into another type by `f`.
@@ -256,24 +344,56 @@ impl<T> VerifiedToken<T> {
         f: impl FnOnce(&T) -> Result<U, E>,
     ) -> Result<VerifiedToken<U>, E> {
         Ok(VerifiedToken {
-            algorithm: self.algorithm,
-            kid: self.kid.clone(),
-            registered: self.registered.clone(),
-            roles: self.roles.clone(),
-            scopes: self.scopes.clone(),
-            fingerprint: self.fingerprint.clone(),
-            accepted_until: self.accepted_until,
+            info: Arc::clone(&self.info),
             claims: f(&self.claims)?,
         })
     }
-}
 
-impl VerifiedToken<Value> {
-    /// The claims as the application's type `U`; [`ErrorKind::CustomClaims`] if they do not
-    /// fit it.
+    /// The same token with its claims turned into another type by `f`, by value.
+    pub fn map_claims<U>(self, f: impl FnOnce(T) -> U) -> VerifiedToken<U> {
+        VerifiedToken {
+            info: self.info,
+            claims: f(self.claims),
+        }
+    }
+
+    /// Like [`VerifiedToken::deserialize_claims`], but for a token that the verified-token
+    /// cache hands to many requests, the claims are deserialized once (for the first type
+    /// asked for) and cloned after that. For any other token, the same as
+    /// `deserialize_claims`. `tollgate-axum`'s `Claims<T>` extractor uses this.
+    pub fn claims_as<U>(&self) -> Result<VerifiedToken<U>, Error>
+    where
+        U: DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        let Some(memo) = &self.info.typed else {
+            return self.deserialize_claims();
+        };
+        let fresh = match memo.get() {
+            Some(typed) => match typed.downcast_ref::<U>() {
+                Some(claims) => {
+                    return Ok(VerifiedToken {
+                        info: Arc::clone(&self.info),
+                        claims: claims.clone(),
+                    });
+                }
+                // Another type got the slot: deserialize every time.
+                None => return self.deserialize_claims(),
+            },
+            None => self.deserialize_claims::<U>()?,
+        };
+        // Losing a race to set it is fine: either value is the same claims.
+        let _ = memo.set(Box::new(fresh.claims.clone()));
+        Ok(fresh)
+    }
+
+    /// The claims as the application's type `U`, deserialized from the verified JSON text;
+    /// [`ErrorKind::CustomClaims`] if they do not fit it.
     pub fn deserialize_claims<U: DeserializeOwned>(&self) -> Result<VerifiedToken<U>, Error> {
-        self.try_map_claims(|v| {
-            U::deserialize(v).map_err(|e| Error::with_source(ErrorKind::CustomClaims, e))
+        let claims = serde_json::from_str(&self.info.json)
+            .map_err(|e| Error::with_source(ErrorKind::CustomClaims, e))?;
+        Ok(VerifiedToken {
+            info: Arc::clone(&self.info),
+            claims,
         })
     }
 }
@@ -295,17 +415,28 @@ mod tests {
             "realm_access": {"roles": ["r"]},
             "https://example.com/roles": ["n"],
         }));
-        assert_eq!(read_roles(ClaimPath::default().lookup(&claims)), ["a"]);
         assert_eq!(
-            read_roles(ClaimPath::new("cognito:groups").lookup(&claims)),
+            read_roles(ClaimPath::default().lookup(&claims).cloned()),
+            ["a"]
+        );
+        assert_eq!(
+            read_roles(ClaimPath::new("cognito:groups").lookup(&claims).cloned()),
             ["g"]
         );
         assert_eq!(
-            read_roles(ClaimPath::new("realm_access.roles").lookup(&claims)),
+            read_roles(
+                ClaimPath::new("realm_access.roles")
+                    .lookup(&claims)
+                    .cloned()
+            ),
             ["r"]
         );
         assert_eq!(
-            read_roles(ClaimPath::new("https://example.com/roles").lookup(&claims)),
+            read_roles(
+                ClaimPath::new("https://example.com/roles")
+                    .lookup(&claims)
+                    .cloned()
+            ),
             ["n"]
         );
         assert!(
@@ -314,21 +445,50 @@ mod tests {
                 .is_none()
         );
         assert!(ClaimPath::new("roles.deeper").lookup(&claims).is_none());
+        // `take` gives what `lookup` gives, from the members a single pass picks.
+        for path in [
+            "roles",
+            "realm_access.roles",
+            "realm_access.missing",
+            "roles.deeper",
+            "https://example.com/roles",
+            "missing",
+        ] {
+            let path = ClaimPath::new(path);
+            let whole = claims.get(path.as_str()).cloned();
+            let nested = path.first_segment().and_then(|f| claims.get(f)).cloned();
+            assert_eq!(
+                path.take(whole, nested).as_ref(),
+                path.lookup(&claims),
+                "{path:?}"
+            );
+        }
     }
 
     #[test]
     fn roles_must_be_an_array() {
-        assert!(read_roles(Some(&json!("admin"))).is_empty());
-        assert!(read_roles(Some(&json!({"admin": true}))).is_empty());
-        assert_eq!(read_roles(Some(&json!(["admin", 1, null]))), ["admin"]);
+        assert!(read_roles(Some(json!("admin"))).is_empty());
+        assert!(read_roles(Some(json!({"admin": true}))).is_empty());
+        assert_eq!(read_roles(Some(json!(["admin", 1, null]))), ["admin"]);
     }
 
     #[test]
     fn scopes_from_scope_or_scp() {
-        assert_eq!(read_scopes(&obj(json!({"scope": "a  b"}))), ["a", "b"]);
-        assert_eq!(read_scopes(&obj(json!({"scp": "a b"}))), ["a", "b"]);
-        assert_eq!(read_scopes(&obj(json!({"scp": ["a", "b"]}))), ["a", "b"]);
-        assert!(read_scopes(&obj(json!({"scope": 5}))).is_empty());
+        let m = |v: Value| Some(Member::Other(v));
+        assert_eq!(
+            read_scopes(Some(Member::Str("a  b".into())), None),
+            ["a", "b"]
+        );
+        assert_eq!(read_scopes(m(json!("a  b")), None), ["a", "b"]);
+        assert_eq!(
+            read_scopes(None, Some(Member::Str("a b".into()))),
+            ["a", "b"]
+        );
+        assert_eq!(read_scopes(None, m(json!(["a", "b"]))), ["a", "b"]);
+        assert_eq!(read_scopes(m(json!(5)), m(json!(["c"]))), ["c"]);
+        assert_eq!(read_scopes(m(json!(["x"])), m(json!("c"))), ["c"]);
+        assert!(read_scopes(m(json!(5)), None).is_empty());
+        assert!(read_scopes(None, m(json!(5))).is_empty());
     }
 
     #[test]

@@ -25,12 +25,16 @@
 //! ```
 
 use crate::Algorithm;
-use crate::claims::{ClaimPath, RegisteredClaims, VerifiedToken, read_roles, read_scopes};
+use crate::claims::{
+    ClaimPath, RegisteredClaims, TokenInfo, VerifiedToken, read_roles, read_scopes,
+};
 use crate::error::{Error, ErrorKind};
+use crate::json::Member;
 use crate::keys::ensure_crypto_provider;
 use crate::verifier::{DEFAULT_LEEWAY, fingerprint};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Reads `claims` the way the [`crate::Verifier`] reads a verified claim set — registered
 /// claims, roles from `roles_claim`, scopes from `scope`/`scp` — **without verifying
@@ -56,8 +60,9 @@ pub fn token_from_trusted_claims(
     algorithm: Algorithm,
 ) -> Result<VerifiedToken, Error> {
     let registered = RegisteredClaims::from_map(&claims)?;
-    let roles = read_roles(roles_claim.lookup(&claims));
-    let scopes = read_scopes(&claims);
+    let roles = read_roles(roles_claim.lookup(&claims).cloned());
+    let member = |name: &str| claims.get(name).cloned().map(Member::Other);
+    let scopes = read_scopes(member("scope"), member("scp"));
     let fingerprint = match registered.jti {
         Some(_) => None,
         None => {
@@ -75,15 +80,22 @@ pub fn token_from_trusted_claims(
     let accepted_until = registered
         .exp
         .map(|exp| exp.saturating_add(DEFAULT_LEEWAY.as_secs()));
+    let claims = Value::Object(claims);
+    let json = serde_json::to_string(&claims)
+        .map_err(|e| Error::with_source(ErrorKind::MalformedClaims, e))?;
     Ok(VerifiedToken {
-        algorithm,
-        kid: None,
-        registered,
-        roles,
-        scopes,
-        fingerprint,
-        accepted_until,
-        claims: Value::Object(claims),
+        info: Arc::new(TokenInfo {
+            algorithm,
+            kid: None,
+            registered,
+            roles,
+            scopes,
+            fingerprint,
+            accepted_until,
+            json,
+            typed: None,
+        }),
+        claims,
     })
 }
 

@@ -58,7 +58,76 @@ pub(crate) fn ensure_crypto_provider() -> Result<(), ConfigError> {
 pub struct Key {
     kid: Option<String>,
     algorithm: Algorithm,
+    /// The key as jsonwebtoken holds it, for the rust_crypto backend's verifiers.
+    #[cfg(not(feature = "aws_lc_rs"))]
     decoding: DecodingKey,
+    /// The key parsed once for the aws-lc-rs backend, so that no verification parses it
+    /// again (jsonwebtoken's own verifiers re-parse the key on every call).
+    #[cfg(feature = "aws_lc_rs")]
+    prepared: std::sync::Arc<Prepared>,
+}
+
+/// A verification key parsed once, with the algorithm it is bound to.
+#[cfg(feature = "aws_lc_rs")]
+// One per key, behind an `Arc`: the size of the HMAC variant costs nothing per request.
+#[allow(clippy::large_enum_variant)]
+enum Prepared {
+    Hmac(aws_lc_rs::hmac::Key),
+    Public(aws_lc_rs::signature::ParsedPublicKey),
+}
+
+#[cfg(feature = "aws_lc_rs")]
+impl Prepared {
+    /// Parses `decoding` for `algorithm` with the very primitives jsonwebtoken's aws-lc-rs
+    /// provider uses for it (same padding, curves, fixed-size ECDSA signatures and RSA
+    /// modulus range of 2048–8192 bits), once instead of at every verification.
+    fn new(decoding: &DecodingKey, algorithm: Algorithm) -> Result<Self, ConfigError> {
+        use aws_lc_rs::hmac;
+        use aws_lc_rs::signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents};
+        let rsa: &'static sig::RsaParameters = match algorithm {
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
+                let hash = match algorithm {
+                    Algorithm::HS256 => hmac::HMAC_SHA256,
+                    Algorithm::HS384 => hmac::HMAC_SHA384,
+                    _ => hmac::HMAC_SHA512,
+                };
+                let secret = decoding.try_get_as_bytes().map_err(invalid)?;
+                return Ok(Self::Hmac(hmac::Key::new(hash, secret)));
+            }
+            Algorithm::ES256 | Algorithm::ES384 | Algorithm::EdDSA => {
+                let alg: &'static dyn sig::VerificationAlgorithm = match algorithm {
+                    Algorithm::ES256 => &sig::ECDSA_P256_SHA256_FIXED,
+                    Algorithm::ES384 => &sig::ECDSA_P384_SHA384_FIXED,
+                    _ => &sig::ED25519,
+                };
+                let bytes = decoding.try_get_as_bytes().map_err(invalid)?;
+                return ParsedPublicKey::new(alg, bytes)
+                    .map(Self::Public)
+                    .map_err(invalid);
+            }
+            Algorithm::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
+            Algorithm::RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
+            Algorithm::RS512 => &sig::RSA_PKCS1_2048_8192_SHA512,
+            Algorithm::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
+            Algorithm::PS384 => &sig::RSA_PSS_2048_8192_SHA384,
+            Algorithm::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
+            other => return Err(ConfigError::UnsupportedAlgorithm(format!("{other:?}"))),
+        };
+        let parsed = match decoding.kind() {
+            DecodingKeyKind::SecretOrDer(der) => ParsedPublicKey::new(rsa, der),
+            DecodingKeyKind::RsaModulusExponent { n, e } => {
+                RsaPublicKeyComponents { n, e }.to_parsed_public_key(rsa)
+            }
+        };
+        parsed.map(Self::Public).map_err(invalid)
+    }
+
+    fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        match self {
+            Self::Hmac(key) => aws_lc_rs::hmac::verify(key, message, signature).is_ok(),
+            Self::Public(key) => key.verify_sig(message, signature).is_ok(),
+        }
+    }
 }
 
 impl fmt::Debug for Key {
@@ -240,8 +309,23 @@ impl Key {
         self.algorithm
     }
 
-    pub(crate) fn decoding_key(&self) -> &DecodingKey {
-        &self.decoding
+    /// Whether `signature` is this key's signature of `message` under its algorithm.
+    pub(crate) fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        #[cfg(feature = "aws_lc_rs")]
+        {
+            self.prepared.verify(message, signature)
+        }
+        #[cfg(not(feature = "aws_lc_rs"))]
+        {
+            // The rust_crypto backend, through jsonwebtoken's provider.
+            let Some(provider) = jsonwebtoken::crypto::CryptoProvider::try_get_default() else {
+                return false;
+            };
+            let Ok(verifier) = (provider.verifier_factory)(&self.algorithm, &self.decoding) else {
+                return false;
+            };
+            verifier.verify(message, &signature.to_vec()).is_ok()
+        }
     }
 
     /// Binds `decoding` to `algorithm` after the safety checks that apply to its kind.
@@ -284,6 +368,9 @@ impl Key {
         Ok(Self {
             kid: None,
             algorithm,
+            #[cfg(feature = "aws_lc_rs")]
+            prepared: std::sync::Arc::new(Prepared::new(&decoding, algorithm)?),
+            #[cfg(not(feature = "aws_lc_rs"))]
             decoding,
         })
     }

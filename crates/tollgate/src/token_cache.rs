@@ -11,7 +11,6 @@ use crate::claims::VerifiedToken;
 use crate::now_secs;
 use moka::Expiry;
 use moka::sync::Cache;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Suggested bound on the number of cached tokens: 10 000.
@@ -22,7 +21,8 @@ pub const DEFAULT_TOKEN_CACHE_TTL: Duration = Duration::from_secs(60);
 /// One verified token.
 #[derive(Clone)]
 pub(crate) struct Cached {
-    pub(crate) token: Arc<VerifiedToken>,
+    /// Shared with every request it answers: a hit copies nothing.
+    pub(crate) token: VerifiedToken<()>,
     /// How long the entry lives: min(remaining lifetime, the configured bound).
     ttl: Duration,
     /// The remote key set the token was verified against (feature `remote`): a hit is
@@ -50,8 +50,45 @@ impl Expiry<String, Cached> for TtlExpiry {
 }
 
 pub(crate) struct TokenCache {
-    cache: Cache<String, Cached>,
+    cache: Cache<String, Cached, TailHash>,
     max_ttl: Duration,
+}
+
+/// Hashes a token by its last [`TailHash::TAIL`] bytes and its length, with std's keyed
+/// SipHash.
+///
+/// A token ends in its signature, so its tail is as good as random among valid tokens (the
+/// only ones ever inserted) and hashing the whole token (700 bytes for RS256) would cost
+/// more than the rest of a hit. Entries are still found and compared by the *whole* token:
+/// two tokens with one tail merely share a bucket. A client choosing tails can only make
+/// its own lookups collide with cached tokens (one more comparison each); it cannot insert.
+#[derive(Clone, Default)]
+struct TailHash(std::hash::RandomState);
+
+impl TailHash {
+    const TAIL: usize = 32;
+}
+
+impl std::hash::BuildHasher for TailHash {
+    type Hasher = TailHasher;
+
+    fn build_hasher(&self) -> TailHasher {
+        TailHasher(self.0.build_hasher())
+    }
+}
+
+struct TailHasher(std::hash::DefaultHasher);
+
+impl std::hash::Hasher for TailHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0
+            .write(&bytes[bytes.len().saturating_sub(TailHash::TAIL)..]);
+        self.0.write_usize(bytes.len());
+    }
+
+    fn finish(&self) -> u64 {
+        self.0.finish()
+    }
 }
 
 impl std::fmt::Debug for TokenCache {
@@ -69,7 +106,7 @@ impl TokenCache {
             cache: Cache::builder()
                 .max_capacity(max_entries)
                 .expire_after(TtlExpiry)
-                .build(),
+                .build_with_hasher(TailHash::default()),
             max_ttl,
         }
     }
@@ -88,10 +125,10 @@ impl TokenCache {
     pub(crate) fn insert(
         &self,
         token: &str,
-        verified: &VerifiedToken,
+        verified: &VerifiedToken<()>,
         #[cfg(feature = "remote")] remote_keys: Option<std::sync::Weak<crate::KeySet>>,
     ) {
-        let ttl = match verified.accepted_until {
+        let ttl = match verified.accepted_until() {
             Some(until) => Duration::from_secs(until.saturating_sub(now_secs())).min(self.max_ttl),
             None => self.max_ttl,
         };
@@ -101,7 +138,7 @@ impl TokenCache {
         self.cache.insert(
             token.to_owned(),
             Cached {
-                token: Arc::new(verified.clone()),
+                token: verified.clone(),
                 ttl,
                 #[cfg(feature = "remote")]
                 remote_keys,

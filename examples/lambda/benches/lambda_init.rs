@@ -1,7 +1,7 @@
 //! What a Lambda cold start spends in tollgate: keys, verifier, layer and router (issue 7).
 //!
 //! ```text
-//! cargo bench -p tollgate-benches --bench lambda_init
+//! cargo bench -p tollgate-lambda --bench lambda_init
 //! ```
 //!
 //! - `lambda_init/keys_from_jwks`: parsing an identity provider's JWK Set as Cognito
