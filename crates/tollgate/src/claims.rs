@@ -92,6 +92,7 @@ impl RegisteredClaims {
             None => Vec::new(),
             Some(Member::Str(s)) => vec![s.into_owned()],
             Some(Member::Other(Value::String(s))) => vec![s],
+            Some(Member::Strings(items)) => items,
             Some(Member::Other(Value::Array(items))) => items
                 .into_iter()
                 .map(|v| match v {
@@ -144,18 +145,24 @@ impl ClaimPath {
     /// The roles value out of the member named by the whole path (`whole`), or else out of
     /// the member named by the first segment (`nested`), following the remaining segments:
     /// the same answer as [`ClaimPath::lookup`] on the whole claim set.
-    pub(crate) fn take(&self, whole: Option<Value>, nested: Option<Value>) -> Option<Value> {
+    pub(crate) fn take<'a>(
+        &self,
+        whole: Option<Member<'a>>,
+        nested: Option<Member<'a>>,
+    ) -> Option<Member<'a>> {
         if whole.is_some() {
             return whole;
         }
-        let mut current = nested?;
+        let Some(Member::Other(mut current)) = nested else {
+            return None;
+        };
         for segment in self.0.split('.').skip(1) {
             current = match current {
                 Value::Object(mut map) => map.remove(segment)?,
                 _ => return None,
             };
         }
-        Some(current)
+        Some(Member::Other(current))
     }
 
     pub(crate) fn lookup<'a>(&self, claims: &'a Map<String, Value>) -> Option<&'a Value> {
@@ -185,9 +192,10 @@ impl From<&str> for ClaimPath {
 
 /// Roles are a JSON array of strings. Anything else (a bare string, a number) grants no
 /// role: reading `"roles": "admin-readonly"` as a role list could grant `admin` by accident.
-pub(crate) fn read_roles(value: Option<Value>) -> Vec<String> {
+pub(crate) fn read_roles(value: Option<Member<'_>>) -> Vec<String> {
     match value {
-        Some(Value::Array(items)) => strings(items),
+        Some(Member::Strings(items)) => items,
+        Some(Member::Other(Value::Array(items))) => strings(items),
         _ => Vec::new(),
     }
 }
@@ -216,6 +224,7 @@ pub(crate) fn read_scopes(scope: Option<Member<'_>>, scp: Option<Member<'_>>) ->
         return split(s);
     }
     match scp {
+        Some(Member::Strings(items)) => items,
         Some(Member::Other(Value::Array(items))) => strings(items),
         Some(other) => other.as_str().map(split).unwrap_or_default(),
         None => Vec::new(),
@@ -242,7 +251,7 @@ pub struct VerifiedToken<T = Value> {
 #[derive(Debug)]
 pub(crate) struct TokenInfo {
     pub(crate) algorithm: Algorithm,
-    pub(crate) kid: Option<String>,
+    pub(crate) kid: Option<Arc<str>>,
     pub(crate) registered: RegisteredClaims,
     pub(crate) roles: Vec<String>,
     pub(crate) scopes: Vec<String>,
@@ -416,11 +425,21 @@ mod tests {
             "https://example.com/roles": ["n"],
         }));
         assert_eq!(
-            read_roles(ClaimPath::default().lookup(&claims).cloned()),
+            read_roles(
+                ClaimPath::default()
+                    .lookup(&claims)
+                    .cloned()
+                    .map(Member::Other)
+            ),
             ["a"]
         );
         assert_eq!(
-            read_roles(ClaimPath::new("cognito:groups").lookup(&claims).cloned()),
+            read_roles(
+                ClaimPath::new("cognito:groups")
+                    .lookup(&claims)
+                    .cloned()
+                    .map(Member::Other)
+            ),
             ["g"]
         );
         assert_eq!(
@@ -428,6 +447,7 @@ mod tests {
                 ClaimPath::new("realm_access.roles")
                     .lookup(&claims)
                     .cloned()
+                    .map(Member::Other)
             ),
             ["r"]
         );
@@ -436,6 +456,7 @@ mod tests {
                 ClaimPath::new("https://example.com/roles")
                     .lookup(&claims)
                     .cloned()
+                    .map(Member::Other)
             ),
             ["n"]
         );
@@ -455,10 +476,14 @@ mod tests {
             "missing",
         ] {
             let path = ClaimPath::new(path);
-            let whole = claims.get(path.as_str()).cloned();
-            let nested = path.first_segment().and_then(|f| claims.get(f)).cloned();
+            let whole = claims.get(path.as_str()).cloned().map(Member::Other);
+            let nested = path
+                .first_segment()
+                .and_then(|f| claims.get(f))
+                .cloned()
+                .map(Member::Other);
             assert_eq!(
-                path.take(whole, nested).as_ref(),
+                path.take(whole, nested).map(Member::into_value).as_ref(),
                 path.lookup(&claims),
                 "{path:?}"
             );
@@ -467,9 +492,12 @@ mod tests {
 
     #[test]
     fn roles_must_be_an_array() {
-        assert!(read_roles(Some(json!("admin"))).is_empty());
-        assert!(read_roles(Some(json!({"admin": true}))).is_empty());
-        assert_eq!(read_roles(Some(json!(["admin", 1, null]))), ["admin"]);
+        assert!(read_roles(Some(Member::Other(json!("admin")))).is_empty());
+        assert!(read_roles(Some(Member::Other(json!({"admin": true})))).is_empty());
+        assert_eq!(
+            read_roles(Some(Member::Other(json!(["admin", 1, null])))),
+            ["admin"]
+        );
     }
 
     #[test]

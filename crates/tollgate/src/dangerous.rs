@@ -60,7 +60,7 @@ pub fn token_from_trusted_claims(
     algorithm: Algorithm,
 ) -> Result<VerifiedToken, Error> {
     let registered = RegisteredClaims::from_map(&claims)?;
-    let roles = read_roles(roles_claim.lookup(&claims).cloned());
+    let roles = read_roles(roles_claim.lookup(&claims).cloned().map(Member::Other));
     let member = |name: &str| claims.get(name).cloned().map(Member::Other);
     let scopes = read_scopes(member("scope"), member("scp"));
     let fingerprint = match registered.jti {

@@ -35,16 +35,27 @@ pub(crate) fn pick<'a, const N: usize>(
     bytes: &'a [u8],
     names: [Option<&str>; N],
 ) -> Result<[Option<Member<'a>>; N], serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let text = std::str::from_utf8(bytes).map_err(de::Error::custom)?;
+    pick_str(text, names)
+}
+
+/// [`pick`] on text already known to be UTF-8 (so serde_json does not check it again).
+pub(crate) fn pick_str<'a, const N: usize>(
+    text: &'a str,
+    names: [Option<&str>; N],
+) -> Result<[Option<Member<'a>>; N], serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
     let picked = de.deserialize_any(Pick { names })?;
     de.end()?;
     Ok(picked)
 }
 
-/// A member picked by [`pick`]: a string (borrowed when it can be), or any other value.
+/// A member picked by [`pick`]: a string (borrowed when it can be), an array of strings
+/// only (roles, scopes, audiences), or any other value.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Member<'a> {
     Str(Cow<'a, str>),
+    Strings(Vec<String>),
     Other(Value),
 }
 
@@ -53,6 +64,7 @@ impl Member<'_> {
     pub(crate) fn into_value(self) -> Value {
         match self {
             Member::Str(s) => Value::String(s.into_owned()),
+            Member::Strings(items) => Value::Array(items.into_iter().map(Value::String).collect()),
             Member::Other(v) => v,
         }
     }
@@ -62,7 +74,7 @@ impl Member<'_> {
         match self {
             Member::Str(s) => Some(s),
             Member::Other(Value::String(s)) => Some(s),
-            Member::Other(_) => None,
+            Member::Strings(_) | Member::Other(_) => None,
         }
     }
 }
@@ -103,7 +115,7 @@ impl<'de, const N: usize> Visitor<'de> for Pick<'_, N> {
             if picked[first].is_some() {
                 return Err(de::Error::custom("duplicate member name"));
             }
-            let value = access.next_value_seed(MemberSeed)?;
+            let value = access.next_value_seed(MemberSeed { depth: 1 })?;
             // A name may be wanted twice (say, roles read from `scope`): each slot gets it.
             for (slot, n) in picked.iter_mut().zip(self.names).skip(first + 1) {
                 if n.is_some_and(|n| same(n, &name)) {
@@ -123,13 +135,20 @@ fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
-/// Reads a picked member: one level below the top, under the rules of [`StrictSeed`].
-struct MemberSeed;
+/// Reads a picked member (or an element of a picked array) under the rules of
+/// [`StrictSeed`], at nesting depth `depth`.
+#[derive(Clone, Copy)]
+struct MemberSeed {
+    depth: usize,
+}
 
 impl<'de> DeserializeSeed<'de> for MemberSeed {
     type Value = Member<'de>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Member<'de>, D::Error> {
+        if self.depth > MAX_DEPTH {
+            return Err(de::Error::custom("JSON nested too deeply"));
+        }
         deserializer.deserialize_any(self)
     }
 }
@@ -166,19 +185,41 @@ impl<'de> Visitor<'de> for MemberSeed {
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Member<'de>, E> {
-        StrictSeed { depth: 1 }.visit_f64(v).map(Member::Other)
+        StrictSeed { depth: self.depth }
+            .visit_f64(v)
+            .map(Member::Other)
     }
 
     fn visit_unit<E>(self) -> Result<Member<'de>, E> {
         Ok(Member::Other(Value::Null))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Member<'de>, A::Error> {
-        StrictSeed { depth: 1 }.visit_seq(seq).map(Member::Other)
+    /// An array of strings only becomes [`Member::Strings`]; any other array a value.
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Member<'de>, A::Error> {
+        let inner = MemberSeed {
+            depth: self.depth + 1,
+        };
+        let mut strings = Vec::new();
+        while let Some(item) = seq.next_element_seed(inner)? {
+            match item {
+                Member::Str(s) => strings.push(s.into_owned()),
+                other => {
+                    let mut values: Vec<Value> = strings.into_iter().map(Value::String).collect();
+                    values.push(other.into_value());
+                    while let Some(item) = seq.next_element_seed(inner)? {
+                        values.push(item.into_value());
+                    }
+                    return Ok(Member::Other(Value::Array(values)));
+                }
+            }
+        }
+        Ok(Member::Strings(strings))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, access: A) -> Result<Member<'de>, A::Error> {
-        StrictSeed { depth: 1 }.visit_map(access).map(Member::Other)
+        StrictSeed { depth: self.depth }
+            .visit_map(access)
+            .map(Member::Other)
     }
 }
 

@@ -29,6 +29,7 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 /// The longest `kid` accepted, in bytes. Longer values are refused before any lookup.
 pub const MAX_KID_LEN: usize = 256;
@@ -56,7 +57,8 @@ pub(crate) fn ensure_crypto_provider() -> Result<(), ConfigError> {
 /// `Debug` shows the `kid` and algorithm, never the key material.
 #[derive(Clone)]
 pub struct Key {
-    kid: Option<String>,
+    /// Shared with every token this key verifies ([`crate::VerifiedToken::key_id`]).
+    kid: Option<Arc<str>>,
     algorithm: Algorithm,
     /// The key as jsonwebtoken holds it, for the rust_crypto backend's verifiers.
     #[cfg(not(feature = "aws_lc_rs"))]
@@ -64,7 +66,7 @@ pub struct Key {
     /// The key parsed once for the aws-lc-rs backend, so that no verification parses it
     /// again (jsonwebtoken's own verifiers re-parse the key on every call).
     #[cfg(feature = "aws_lc_rs")]
-    prepared: std::sync::Arc<Prepared>,
+    prepared: Arc<Prepared>,
 }
 
 /// A verification key parsed once, with the algorithm it is bound to.
@@ -295,13 +297,18 @@ impl Key {
 
     /// Names this key: tokens whose header carries this `kid` select it.
     pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
-        self.kid = Some(kid.into());
+        self.kid = Some(Arc::from(kid.into()));
         self
     }
 
     /// The `kid` this key answers to, if any.
     pub fn kid(&self) -> Option<&str> {
         self.kid.as_deref()
+    }
+
+    /// The `kid`, shared.
+    pub(crate) fn shared_kid(&self) -> Option<Arc<str>> {
+        self.kid.clone()
     }
 
     /// The one algorithm this key verifies.
@@ -369,7 +376,7 @@ impl Key {
             kid: None,
             algorithm,
             #[cfg(feature = "aws_lc_rs")]
-            prepared: std::sync::Arc::new(Prepared::new(&decoding, algorithm)?),
+            prepared: Arc::new(Prepared::new(&decoding, algorithm)?),
             #[cfg(not(feature = "aws_lc_rs"))]
             decoding,
         })

@@ -62,6 +62,8 @@ mod claims;
 pub mod dangerous;
 mod error;
 mod json;
+#[cfg(test)]
+mod json_props;
 pub mod keys;
 #[cfg(feature = "remote")]
 pub mod remote;

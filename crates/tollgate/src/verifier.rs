@@ -704,6 +704,8 @@ impl Verifier {
         let kid = self.check_signature(&header, message, &signature)?;
 
         let payload = b64(p64, ErrorKind::MalformedClaims)?;
+        let json = String::from_utf8(payload)
+            .map_err(|e| Error::with_source(ErrorKind::MalformedClaims, e))?;
         // One pass over the claim set: checked strictly as a whole, and only the members
         // tollgate reads are built.
         let roles_claim = &inner.roles_claim;
@@ -719,8 +721,8 @@ impl Verifier {
             scp,
             roles,
             roles_parent,
-        ] = json::pick(
-            &payload,
+        ] = json::pick_str(
+            &json,
             [
                 Some("iss"),
                 Some("sub"),
@@ -762,19 +764,12 @@ impl Verifier {
         }
 
         let accepted_until = registered.exp.map(|exp| exp.saturating_add(inner.leeway));
-        let roles = read_roles(roles_claim.take(
-            roles.map(Member::into_value),
-            roles_parent.map(Member::into_value),
-        ));
+        let roles = read_roles(roles_claim.take(roles, roles_parent));
         let scopes = read_scopes(scope, scp);
         let fingerprint = match registered.jti {
             Some(_) => None,
-            None => Some(fingerprint(&payload)?),
+            None => Some(fingerprint(json.as_bytes())?),
         };
-        // The pass above refused anything but valid UTF-8 (JSON text outside strings is
-        // ASCII, and every string was read as `str`); checked again rather than assumed.
-        let json = String::from_utf8(payload)
-            .map_err(|e| Error::with_source(ErrorKind::MalformedClaims, e))?;
         Ok(VerifiedToken {
             info: Arc::new(TokenInfo {
                 algorithm: header.alg,
@@ -832,7 +827,9 @@ impl Verifier {
             None => None,
             Some(Member::Str(kid)) if kid_is_plausible(&kid) => Some(kid),
             Some(Member::Str(_)) => return Err(ErrorKind::UnknownKey.into()),
-            Some(Member::Other(_)) => return Err(ErrorKind::MalformedHeader.into()),
+            Some(Member::Strings(_) | Member::Other(_)) => {
+                return Err(ErrorKind::MalformedHeader.into());
+            }
         };
         Ok(Header { alg, kid })
     }
@@ -853,7 +850,7 @@ impl Verifier {
         header: &Header,
         message: &[u8],
         signature: &[u8],
-    ) -> Result<Option<String>, Error> {
+    ) -> Result<Option<Arc<str>>, Error> {
         let remote = self.remote_keys();
         if self.inner.keys.is_empty() && remote.is_none() {
             return Err(ErrorKind::KeysUnavailable.into());
@@ -877,7 +874,7 @@ impl Verifier {
                 return Err(ErrorKind::AlgorithmMismatch.into());
             }
             verify(key)?;
-            return Ok(key.kid().map(str::to_owned));
+            return Ok(key.shared_kid());
         }
         let mut candidates = keys().filter(|k| k.algorithm() == header.alg);
         let Some(first) = candidates.next() else {
@@ -890,7 +887,7 @@ impl Verifier {
         };
         if candidates.next().is_none() {
             verify(first)?;
-            return Ok(first.kid().map(str::to_owned));
+            return Ok(first.shared_kid());
         }
         if !self.inner.try_all_keys {
             return Err(ErrorKind::AmbiguousKey.into());
@@ -898,7 +895,7 @@ impl Verifier {
         keys()
             .filter(|k| k.algorithm() == header.alg)
             .find(|k| verify(k).is_ok())
-            .map(|k| k.kid().map(str::to_owned))
+            .map(Key::shared_kid)
             .ok_or(Error::new(ErrorKind::InvalidSignature))
     }
 
