@@ -27,7 +27,7 @@ pub struct AuthContext {
 
 impl AuthContext {
     /// The verified token, or `None` when the layer is optional and no token was sent. Its
-    /// claims are not deserialized here: [`VerifiedToken::deserialize_claims`] reads them
+    /// claims are not deserialized here: `deserialize_claims` reads them
     /// into any type (what [`crate::Claims`] does), [`VerifiedToken::claims_json`] shows
     /// the JSON text.
     pub fn token(&self) -> Option<&VerifiedToken<()>> {

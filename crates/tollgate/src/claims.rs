@@ -236,7 +236,7 @@ pub(crate) fn read_scopes(scope: Option<Member<'_>>, scp: Option<Member<'_>>) ->
 /// `T` is the application's own claims type, deserialized from the whole claim set; the
 /// default, [`serde_json::Value`], keeps the claim set as JSON. `VerifiedToken<()>` is the
 /// token with its claims not deserialized at all ([`crate::Verifier::check`]), as
-/// `tollgate-axum`'s layer keeps it: [`VerifiedToken::deserialize_claims`] turns any form into
+/// `tollgate-axum`'s layer keeps it: `deserialize_claims` turns any form into
 /// any type, from the verified JSON text.
 ///
 /// Cloning is cheap for the token's own part (one shared allocation) plus a clone of `T`.
@@ -365,8 +365,10 @@ impl<T> VerifiedToken<T> {
             claims: f(self.claims),
         }
     }
+}
 
-    /// Like [`VerifiedToken::deserialize_claims`], but for a token that the verified-token
+impl VerifiedToken<()> {
+    /// Like `deserialize_claims`, but for a token that the verified-token
     /// cache hands to many requests, the claims are deserialized once (for the first type
     /// asked for) and cloned after that. For any other token, the same as
     /// `deserialize_claims`. `tollgate-axum`'s `Claims<T>` extractor uses this.
@@ -403,6 +405,17 @@ impl<T> VerifiedToken<T> {
         Ok(VerifiedToken {
             info: Arc::clone(&self.info),
             claims,
+        })
+    }
+}
+
+impl VerifiedToken<Value> {
+    /// The claims as the application's type `U`, deserialized from this token's JSON value
+    /// (as changed by [`VerifiedToken::map_claims`], if it was); [`ErrorKind::CustomClaims`]
+    /// if they do not fit it.
+    pub fn deserialize_claims<U: DeserializeOwned>(&self) -> Result<VerifiedToken<U>, Error> {
+        self.try_map_claims(|v| {
+            U::deserialize(v).map_err(|e| Error::with_source(ErrorKind::CustomClaims, e))
         })
     }
 }

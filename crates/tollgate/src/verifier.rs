@@ -600,7 +600,7 @@ impl Verifier {
     /// Verifies `token` now by every rule of [`Verifier::verify`], without deserializing its
     /// claims into any type: the cheapest form, and the one `tollgate-axum`'s layer uses.
     /// The claims stay available as JSON text ([`VerifiedToken::claims_json`]) and through
-    /// [`VerifiedToken::deserialize_claims`]. With the token cache, a hit hands out the
+    /// `deserialize_claims`. With the token cache, a hit hands out the
     /// cached token itself (no copy).
     pub fn check(&self, token: &str) -> Result<VerifiedToken<()>, Error> {
         self.check_at(token, now_secs())
