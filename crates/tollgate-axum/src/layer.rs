@@ -532,7 +532,7 @@ where
         let (Some(store), Some(token)) = (&self.config.revocation, context.token()) else {
             return self.accept(request, context, &span);
         };
-        let checked = span.in_scope(|| store.check_now(&TokenRef::new(token)));
+        let checked = span.in_scope(|| store.check_now(&TokenRef::of(token)));
         match checked {
             Some(status) => match revocation_verdict(&self.config, &context, Ok(status)) {
                 Ok(()) => self.accept(request, context, &span),
@@ -624,7 +624,7 @@ async fn decide_later(
         },
     };
     if let (Some(store), Some(token)) = (&config.revocation, context.token()) {
-        let view = TokenRef::new(token);
+        let view = TokenRef::of(token);
         let checked = match try_now.then(|| store.check_now(&view)).flatten() {
             Some(status) => Ok(status),
             None => store.check(&view).await,

@@ -4,6 +4,7 @@
 use crate::Algorithm;
 use crate::error::{Error, ErrorKind};
 use crate::json::Member;
+use crate::revocation::TokenRef;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -265,6 +266,8 @@ pub(crate) struct TokenInfo {
     /// claims as the first type [`VerifiedToken::claims_as`] was asked for, deserialized
     /// once. `None` for a token verified for one request only.
     pub(crate) typed: Option<OnceLock<Box<dyn Any + Send + Sync>>>,
+    /// For the same tokens: the revocation view, built once ([`TokenRef::of`]).
+    pub(crate) token_ref: Option<OnceLock<TokenRef>>,
 }
 
 impl<T> VerifiedToken<T> {

@@ -94,6 +94,7 @@ pub fn token_from_trusted_claims(
             accepted_until,
             json,
             typed: None,
+            token_ref: None,
         }),
         claims,
     })

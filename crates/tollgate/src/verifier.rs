@@ -781,6 +781,7 @@ impl Verifier {
                 accepted_until,
                 json,
                 typed: shared.then(OnceLock::new),
+                token_ref: shared.then(OnceLock::new),
             }),
             claims: (),
         })

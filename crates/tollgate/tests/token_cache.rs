@@ -262,3 +262,41 @@ fn any_of_uses_the_caches_of_its_verifiers() {
     assert_eq!(one.token_cache_len(), 1);
     assert_eq!(both.token_cache_len(), 1);
 }
+
+/// A cached token hands its typed claims and its revocation view to every request: built
+/// once, always equal to a fresh deserialization, whichever types are asked for.
+#[test]
+fn cached_tokens_share_their_typed_claims_and_revocation_view() {
+    #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+    struct Sub {
+        sub: String,
+    }
+    #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+    struct Iss {
+        iss: String,
+    }
+    let signer = new_signer("k1");
+    let verifier = verifier_for(&signer, |b| b);
+    let alice = issue(&signer, "alice");
+    for _ in 0..3 {
+        let token = verifier.check(&alice).unwrap();
+        assert_eq!(token.claims_as::<Sub>().unwrap().claims().sub, "alice");
+        // Another type than the one memoised: still right, deserialized each time.
+        assert_eq!(token.claims_as::<Iss>().unwrap().claims().iss, ISSUER);
+        let view = tollgate::revocation::TokenRef::of(&token);
+        assert!(matches!(view, std::borrow::Cow::Borrowed(_)));
+        assert_eq!(*view, tollgate::revocation::TokenRef::new(&token));
+    }
+    // Another cached token gets its own claims, never alice's.
+    let bob = verifier.check(&issue(&signer, "bob")).unwrap();
+    assert_eq!(bob.claims_as::<Sub>().unwrap().claims().sub, "bob");
+
+    // Without the cache nothing is kept: each call builds its own.
+    let uncached = verifier_for(&signer, |b| b.no_token_cache());
+    let token = uncached.check(&alice).unwrap();
+    assert_eq!(token.claims_as::<Sub>().unwrap().claims().sub, "alice");
+    assert!(matches!(
+        tollgate::revocation::TokenRef::of(&token),
+        std::borrow::Cow::Owned(_)
+    ));
+}

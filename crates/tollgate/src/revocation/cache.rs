@@ -2,7 +2,7 @@
 
 use super::{
     BoxFuture, Invalidation, InvalidationListener, RevocationStore, Status, StoreError, TokenRef,
-    entry_key, now_secs,
+    entry_key, now_secs, with_entry_key,
 };
 use moka::Expiry;
 use moka::sync::Cache;
@@ -429,10 +429,9 @@ impl<S: RevocationStore> RevocationStore for CachingStore<S> {
         // Only hits are counted here: on `None` the caller goes on to `check`, which counts
         // the miss (or a hit, if the answer arrived meanwhile), so each lookup counts once.
         let status = self.shared.store.check_now(token).or_else(|| {
-            self.shared
-                .cache
-                .get(&cache_key(token))
-                .map(|cached| cached.status)
+            with_entry_key('c', &token.issuer, &token.id, |key| {
+                self.shared.cache.get(key).map(|cached| cached.status)
+            })
         });
         if status.is_some() {
             crate::telemetry::revocation_cache(true);

@@ -1,6 +1,8 @@
 //! [`MemoryStore`]: the embedded default, for a single instance.
 
-use super::{BoxFuture, RevocationStore, Status, StoreError, TokenRef, entry_key, now_secs};
+use super::{
+    BoxFuture, RevocationStore, Status, StoreError, TokenRef, entry_key, now_secs, with_entry_key,
+};
 use moka::Expiry;
 use moka::sync::Cache;
 use std::time::{Duration, Instant};
@@ -100,13 +102,13 @@ impl MemoryStore {
     }
 
     fn status(&self, token: &TokenRef) -> Status {
-        let revoked = self
-            .entries
-            .contains_key(&entry_key('t', &token.issuer, &token.id));
+        let revoked = with_entry_key('t', &token.issuer, &token.id, |key| {
+            self.entries.contains_key(key)
+        });
         let cutoff = token.subject.as_ref().and_then(|subject| {
-            self.entries
-                .get(&entry_key('s', &token.issuer, subject))
-                .map(|e| e.before)
+            with_entry_key('s', &token.issuer, subject, |key| {
+                self.entries.get(key).map(|e| e.before)
+            })
         });
         Status::from_lookup(token, revoked, cutoff)
     }

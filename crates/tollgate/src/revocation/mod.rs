@@ -112,6 +112,17 @@ pub struct TokenRef {
 }
 
 impl TokenRef {
+    /// The revocation view of a verified token, built once for a token that the
+    /// verified-token cache hands to many requests (and has an `exp`), built anew otherwise.
+    pub fn of<T>(token: &VerifiedToken<T>) -> std::borrow::Cow<'_, TokenRef> {
+        match (&token.info.token_ref, token.accepted_until()) {
+            (Some(memo), Some(_)) => {
+                std::borrow::Cow::Borrowed(memo.get_or_init(|| Self::new(token)))
+            }
+            _ => std::borrow::Cow::Owned(Self::new(token)),
+        }
+    }
+
     /// The revocation view of a verified token.
     pub fn new<T>(token: &VerifiedToken<T>) -> Self {
         let registered = token.registered();
@@ -355,6 +366,20 @@ where
 /// An unambiguous cache key for a (kind, issuer, name) triple: the issuer is
 /// length-prefixed, so no issuer/name split can collide with another.
 pub(crate) fn entry_key(kind: char, issuer: &str, name: &str) -> String {
+    let mut key = String::new();
+    with_entry_key(kind, issuer, name, |k| key.push_str(k));
+    key
+}
+
+/// Calls `f` with [`entry_key`]`(kind, issuer, name)`, built on the stack when it fits: a
+/// lookup then allocates nothing.
+pub(crate) fn with_entry_key<R>(
+    kind: char,
+    issuer: &str,
+    name: &str,
+    f: impl FnOnce(&str) -> R,
+) -> R {
+    // Built by hand: `format!` costs more than the cache lookup this key is for.
     // Built by hand: `format!` costs more than the cache lookup this key is for.
     let mut digits = [0u8; 20];
     let mut at = digits.len();
@@ -367,13 +392,30 @@ pub(crate) fn entry_key(kind: char, issuer: &str, name: &str) -> String {
             break;
         }
     }
-    let mut key = String::with_capacity(2 + digits.len() - at + issuer.len() + name.len());
-    key.push(kind);
-    key.extend(digits[at..].iter().map(|d| char::from(*d)));
-    key.push(':');
-    key.push_str(issuer);
-    key.push_str(name);
-    key
+    let mut kind_buf = [0u8; 4];
+    let parts = [
+        kind.encode_utf8(&mut kind_buf).as_bytes(),
+        &digits[at..],
+        b":",
+        issuer.as_bytes(),
+        name.as_bytes(),
+    ];
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut stack = [0u8; 256];
+    let mut heap = Vec::new();
+    let buf: &mut [u8] = if len <= stack.len() {
+        &mut stack[..len]
+    } else {
+        heap.resize(len, 0);
+        &mut heap
+    };
+    let mut at = 0;
+    for part in parts {
+        buf[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
+    // Every part is UTF-8 (a char, ASCII digits and ':', two `str`s), so this never fails.
+    f(std::str::from_utf8(buf).unwrap_or_default())
 }
 
 #[cfg(test)]
