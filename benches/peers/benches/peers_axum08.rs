@@ -41,8 +41,14 @@ fn axum_jwt_auth(case: &Case) -> Router {
         claims.claims.answer()
     }
     let (key, algorithm) = match case.name {
-        "HS256" => (DecodingKey::from_secret(HMAC_SECRET.as_bytes()), Algorithm::HS256),
-        _ => (DecodingKey::from_rsa_pem(RSA_PUBLIC.as_bytes()).unwrap(), Algorithm::RS256),
+        "HS256" => (
+            DecodingKey::from_secret(HMAC_SECRET.as_bytes()),
+            Algorithm::HS256,
+        ),
+        _ => (
+            DecodingKey::from_rsa_pem(RSA_PUBLIC.as_bytes()).unwrap(),
+            Algorithm::RS256,
+        ),
     };
     let mut validation = Validation::new(algorithm);
     validation.set_issuer(&[ISSUER]);
@@ -60,11 +66,17 @@ fn axum_jwt_auth(case: &Case) -> Router {
 }
 
 fn peers(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     for case in cases() {
         println!("{}: token of {} bytes", case.name, case.token.len());
         let no_auth = no_auth();
-        let routers = [("tollgate", tollgate(&case)), ("axum_jwt_auth", axum_jwt_auth(&case))];
+        let routers = [
+            ("tollgate", tollgate(&case)),
+            ("axum_jwt_auth", axum_jwt_auth(&case)),
+        ];
         for (name, router) in routers.iter().chain([("no_auth", no_auth.clone())].iter()) {
             let response = rt.block_on(router.clone().oneshot(request(&case))).unwrap();
             assert_eq!(response.status(), 200, "{name} {}", case.name);
@@ -73,11 +85,13 @@ fn peers(c: &mut Criterion) {
         group.bench_function("floor", |b| b.iter(|| case.floor().unwrap()));
         group.bench_function("floor_typed", |b| b.iter(|| case.floor_typed().unwrap()));
         group.bench_function("no_auth", |b| {
-            b.to_async(&rt).iter(|| no_auth.clone().oneshot(request(&case)))
+            b.to_async(&rt)
+                .iter(|| no_auth.clone().oneshot(request(&case)))
         });
         for (name, router) in &routers {
             group.bench_function(*name, |b| {
-                b.to_async(&rt).iter(|| router.clone().oneshot(request(&case)))
+                b.to_async(&rt)
+                    .iter(|| router.clone().oneshot(request(&case)))
             });
         }
         group.finish();

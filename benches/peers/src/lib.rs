@@ -33,7 +33,11 @@ pub struct Access {
 impl Access {
     /// The handlers' answer: "ok" when the claims are there.
     pub fn answer(&self) -> &'static str {
-        if self.sub.is_empty() || self.roles.is_empty() { "?" } else { "ok" }
+        if self.sub.is_empty() || self.roles.is_empty() {
+            "?"
+        } else {
+            "ok"
+        }
     }
 }
 
@@ -53,7 +57,10 @@ pub struct Case {
 
 /// HS256 and RS256.
 pub fn cases() -> Vec<Case> {
-    [Algorithm::HS256, Algorithm::RS256].into_iter().map(case).collect()
+    [Algorithm::HS256, Algorithm::RS256]
+        .into_iter()
+        .map(case)
+        .collect()
 }
 
 fn case(algorithm: Algorithm) -> Case {
@@ -97,7 +104,13 @@ fn case(algorithm: Algorithm) -> Case {
     validation.set_required_spec_claims(&["exp"]);
     validation.leeway = 60;
     validation.validate_nbf = true;
-    let case = Case { name, token, decoding_key, validation, verifier };
+    let case = Case {
+        name,
+        token,
+        decoding_key,
+        validation,
+        verifier,
+    };
     case.floor().unwrap();
     case.verifier.verify(&case.token).unwrap();
     case

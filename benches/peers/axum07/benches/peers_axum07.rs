@@ -28,15 +28,26 @@ async fn jwt_authorizer(case: &Case) -> Router {
         _ => JwtAuthorizer::<Access>::from_rsa_pem_text(RSA_PUBLIC),
     };
     let authorizer = builder
-        .validation(Validation::new().iss(&[ISSUER]).aud(&[AUDIENCE]).nbf(true).leeway(60))
+        .validation(
+            Validation::new()
+                .iss(&[ISSUER])
+                .aud(&[AUDIENCE])
+                .nbf(true)
+                .leeway(60),
+        )
         .build()
         .await
         .unwrap();
-    Router::new().route("/me", get(me)).layer([authorizer].into_layer())
+    Router::new()
+        .route("/me", get(me))
+        .layer([authorizer].into_layer())
 }
 
 fn peers(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     for case in cases() {
         let no_auth = Router::new().route("/me", get(|| async { "ok" }));
         let authorizer = rt.block_on(jwt_authorizer(&case));
@@ -48,10 +59,12 @@ fn peers(c: &mut Criterion) {
         group.bench_function("floor", |b| b.iter(|| case.floor().unwrap()));
         group.bench_function("floor_typed", |b| b.iter(|| case.floor_typed().unwrap()));
         group.bench_function("no_auth", |b| {
-            b.to_async(&rt).iter(|| no_auth.clone().oneshot(request(&case)))
+            b.to_async(&rt)
+                .iter(|| no_auth.clone().oneshot(request(&case)))
         });
         group.bench_function("jwt_authorizer", |b| {
-            b.to_async(&rt).iter(|| authorizer.clone().oneshot(request(&case)))
+            b.to_async(&rt)
+                .iter(|| authorizer.clone().oneshot(request(&case)))
         });
         group.finish();
     }
