@@ -12,7 +12,12 @@
 # Environment: LOADTEST_DURATION (s, per route; default 10), LOADTEST_MEM_DURATION (s, the
 # memory run; default 60), LOADTEST_TOKENS (default 100000), LOADTEST_ROUNDS (back-to-back
 # pairs per ratio; default 3), LOADTEST_SKIP_MEMORY=1 (stop after the ratios: no minting, no
-# memory run). Bounded: every wrk run has a fixed duration,
+# memory run), LOADTEST_PIN=0 (do not pin; see below).
+#
+# Pinning (default when `taskset` exists and there are at least two CPUs): the servers run on
+# CPU 0 and wrk (one thread) on CPU 1, so that a server's requests/s measure its own cost per
+# request on one core instead of how the scheduler shares two cores between it and wrk (which
+# made back-to-back runs differ by up to 20 %). Without pinning: `wrk -t2`, unpinned. Bounded: every wrk run has a fixed duration,
 # and both servers are killed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +37,13 @@ BIN=target/release/tollgate-loadtest
 cargo build --release -q --manifest-path benches/peers/Cargo.toml -p tollgate-peers-axum07 \
     --bin jwt-authorizer-server
 PEER_BIN=benches/peers/target/release/jwt-authorizer-server
+
+SERVER_ON=()
+WRK=(wrk -t2)
+if [[ "${LOADTEST_PIN:-1}" != 0 ]] && command -v taskset >/dev/null 2>&1 && (($(nproc) >= 2)); then
+    SERVER_ON=(taskset -c 0)
+    WRK=(taskset -c 1 wrk -t1)
+fi
 
 WORK="$(mktemp -d)"
 SERVER_PID=""
@@ -57,7 +69,7 @@ trap cleanup EXIT INT TERM
 # Starts server binary $2 on 127.0.0.1:0 (output in $WORK/$1.out and .err), stores its pid in
 # the variable named $3 and its `http://ADDR` in the variable named $4.
 start_server() {
-    LOADTEST_ADDR=127.0.0.1:0 "$2" >"$WORK/$1.out" 2>"$WORK/$1.err" &
+    LOADTEST_ADDR=127.0.0.1:0 "${SERVER_ON[@]}" "$2" >"$WORK/$1.out" 2>"$WORK/$1.err" &
     printf -v "$3" '%s' "$!"
     for _ in $(seq 100); do
         grep -q '^listening on ' "$WORK/$1.out" 2>/dev/null && break
@@ -106,14 +118,14 @@ rps() { awk '/^Requests\/sec:/ { print $2 }' "$WORK/wrk.out"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo
-echo "wrk -t2 -c32 -d${DURATION}s --latency"
+echo "${WRK[*]} -c32 -d${DURATION}s --latency${SERVER_ON[*]:+ (servers: ${SERVER_ON[*]})}"
 for route in /noauth /rs256 /rs256-cached; do
     headers=()
     [[ "$route" == /noauth ]] || headers=(-H "Authorization: Bearer $TOKEN")
-    wrk -t2 -c32 -d"${DURATION}s" --latency "${headers[@]}" "$URL$route" >"$WORK/wrk.out"
+    "${WRK[@]}" -c32 -d"${DURATION}s" --latency "${headers[@]}" "$URL$route" >"$WORK/wrk.out"
     summary "$route" <"$WORK/wrk.out"
 done
-wrk -t2 -c32 -d"${DURATION}s" --latency -H "Authorization: Bearer $TOKEN" "$PEER_URL/rs256" \
+"${WRK[@]}" -c32 -d"${DURATION}s" --latency -H "Authorization: Bearer $TOKEN" "$PEER_URL/rs256" \
     >"$WORK/wrk.out"
 summary "jwt-authorizer /rs256" <"$WORK/wrk.out"
 
@@ -125,7 +137,7 @@ ROUNDS="${LOADTEST_ROUNDS:-3}"
 measure() {
     local headers=()
     [[ "$2" != auth ]] || headers=(-H "Authorization: Bearer $TOKEN")
-    wrk -t2 -c32 -d"${DURATION}s" "${headers[@]}" "$1" >"$WORK/wrk.out"
+    "${WRK[@]}" -c32 -d"${DURATION}s" "${headers[@]}" "$1" >"$WORK/wrk.out"
     rps
 }
 # Prints the ratios of ROUNDS back-to-back pairs ($1 auth? $2 url) ÷ ($3 auth? $4 url) and
@@ -187,7 +199,7 @@ LUA
 before_rss="$(rss)"; before_hwm="$(hwm)"
 echo "VmRSS before: $before_rss (VmHWM $before_hwm)"
 LOADTEST_TOKEN_FILE="$WORK/tokens.txt" \
-    wrk -t2 -c32 -d"${MEM_DURATION}s" --latency -s "$WORK/rotate.lua" "$URL/rs256-cached" \
+    "${WRK[@]}" -c32 -d"${MEM_DURATION}s" --latency -s "$WORK/rotate.lua" "$URL/rs256-cached" \
     >"$WORK/wrk.out" &
 WRK_PID=$!
 # VmRSS every 10 s during the run: a plateau means the resident size is bounded.

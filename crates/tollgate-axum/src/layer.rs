@@ -272,10 +272,11 @@ fn bearer(value: &[u8]) -> Result<Found<'_>, &'static str> {
     }
     let start = rest.iter().position(|b| *b != b' ').unwrap_or(rest.len());
     let token = &rest[start..];
-    // One branch-free pass (it vectorises): tokens are hundreds of bytes long.
-    let visible = token
-        .iter()
-        .fold(true, |ok, b| ok & (b'!'..=b'~').contains(b));
+    // One branch-free pass (it vectorises): tokens are hundreds of bytes long. A byte is
+    // visible ASCII (`!`..=`~`) when `b - b'!'` (wrapping) is at most `b'~' - b'!'`.
+    let visible = token.iter().fold(0u8, |bad, b| {
+        bad | u8::from(b.wrapping_sub(b'!') > b'~' - b'!')
+    }) == 0;
     if token.is_empty() || !visible {
         return Err("malformed bearer token");
     }
@@ -636,4 +637,43 @@ async fn decide_later(
     }
     log_decision(span, Ok(&context));
     Ok(context)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer;
+
+    #[test]
+    fn bearer_takes_one_run_of_visible_ascii() {
+        let token = |value: &[u8]| bearer(value).map(|t| t.map(|t| t.into_owned()));
+        assert_eq!(token(b"Bearer abc.def"), Ok(Some("abc.def".into())));
+        assert_eq!(token(b"bEaReR   abc"), Ok(Some("abc".into())));
+        for malformed in [
+            &b"Bearer"[..],
+            b"Bearer ",
+            b"Bearer  ",
+            b"Bearer a b",
+            b"Bearer a\tb",
+            b"Bearer abc ",
+            b"Bearer \xc3\xa9",
+        ] {
+            assert!(token(malformed).is_err(), "{malformed:?}");
+        }
+        // Another scheme, or none that the first space ends, is not a bearer token at all.
+        for other in [
+            &b"Basic abc"[..],
+            b"Bearer\tabc",
+            b"Bearerabc",
+            b"",
+            b"Basic \xff",
+        ] {
+            assert_eq!(token(other), Ok(None), "{other:?}");
+        }
+        // Every byte value in the token: exactly `!`..=`~` is accepted.
+        for b in 0..=255u8 {
+            let value = [&b"Bearer a"[..], &[b], b"z"].concat();
+            let accepted = token(&value).is_ok_and(|t| t.is_some());
+            assert_eq!(accepted, (b'!'..=b'~').contains(&b), "byte {b:#04x}");
+        }
+    }
 }

@@ -54,40 +54,63 @@ pub(crate) struct TokenCache {
     max_ttl: Duration,
 }
 
-/// Hashes a token by its last [`TailHash::TAIL`] bytes and its length, with std's keyed
-/// SipHash.
+/// Hashes a token by its last 16 bytes and its length, mixed with a per-process random
+/// seed by folded multiplication.
 ///
 /// A token ends in its signature, so its tail is as good as random among valid tokens (the
-/// only ones ever inserted) and hashing the whole token (700 bytes for RS256) would cost
-/// more than the rest of a hit. Entries are still found and compared by the *whole* token:
-/// two tokens with one tail merely share a bucket. A client choosing tails can only make
-/// its own lookups collide with cached tokens (one more comparison each); it cannot insert.
-#[derive(Clone, Default)]
-struct TailHash(std::hash::RandomState);
+/// only ones ever inserted), and hashing the whole token (700 bytes for RS256) with SipHash
+/// would cost more than the rest of a hit. Entries are still found and compared by the
+/// *whole* token: two tokens with one tail merely share a bucket. A client choosing tails
+/// can only make its own lookups land in an occupied bucket (one more comparison each); it
+/// cannot insert.
+#[derive(Clone)]
+struct TailHash {
+    seed: u64,
+}
 
-impl TailHash {
-    const TAIL: usize = 32;
+impl Default for TailHash {
+    fn default() -> Self {
+        use std::hash::BuildHasher as _;
+        Self {
+            seed: std::hash::RandomState::new().hash_one(0x746f_6c6c_6761_7465_u64),
+        }
+    }
 }
 
 impl std::hash::BuildHasher for TailHash {
     type Hasher = TailHasher;
 
     fn build_hasher(&self) -> TailHasher {
-        TailHasher(self.0.build_hasher())
+        TailHasher { state: self.seed }
     }
 }
 
-struct TailHasher(std::hash::DefaultHasher);
+struct TailHasher {
+    state: u64,
+}
+
+/// The two halves of the 128-bit product, folded: a cheap, well-mixing step.
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    (product as u64) ^ ((product >> 64) as u64)
+}
 
 impl std::hash::Hasher for TailHasher {
     fn write(&mut self, bytes: &[u8]) {
-        self.0
-            .write(&bytes[bytes.len().saturating_sub(TailHash::TAIL)..]);
-        self.0.write_usize(bytes.len());
+        const K: [u64; 2] = [0x9e37_79b9_7f4a_7c15, 0xd6e8_feb8_6659_fd93];
+        let tail = &bytes[bytes.len().saturating_sub(16)..];
+        let (a, b) = tail.split_at(tail.len().min(8));
+        let word = |part: &[u8]| {
+            let mut buf = [0u8; 8];
+            buf[..part.len()].copy_from_slice(part);
+            u64::from_le_bytes(buf)
+        };
+        self.state =
+            fold_mul(self.state ^ word(a) ^ bytes.len() as u64, K[0] ^ word(b)).wrapping_add(K[1]);
     }
 
     fn finish(&self) -> u64 {
-        self.0.finish()
+        fold_mul(self.state, 0xff51_afd7_ed55_8ccd)
     }
 }
 
@@ -155,5 +178,29 @@ impl TokenCache {
     pub(crate) fn clear(&self) {
         self.cache.invalidate_all();
         self.cache.run_pending_tasks();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TailHash;
+    use std::collections::HashSet;
+    use std::hash::BuildHasher;
+
+    #[test]
+    fn tail_hash_is_stable_and_spreads_distinct_tails() {
+        let hasher = TailHash::default();
+        let token = |i: u32| format!("eyJhbGciOiJIUzI1NiJ9.e30.signature-{i:08x}-tail");
+        assert_eq!(hasher.hash_one(token(7)), hasher.hash_one(token(7)));
+        assert_eq!(hasher.hash_one("ab"), hasher.hash_one(String::from("ab")));
+        let hashes: HashSet<u64> = (0..10_000).map(|i| hasher.hash_one(token(i))).collect();
+        assert_eq!(hashes.len(), 10_000);
+        // Short keys (shorter than the tail) hash too, by length as well as content.
+        assert_ne!(hasher.hash_one(""), hasher.hash_one("\0"));
+        // Another process (another seed) spreads them differently.
+        assert_ne!(
+            TailHash::default().hash_one(token(1)),
+            hasher.hash_one(token(1))
+        );
     }
 }

@@ -354,10 +354,14 @@ struct Header<'a> {
     kid: Option<Cow<'a, str>>,
 }
 
-/// Room on the stack for a decoded header; a longer one is decoded onto the heap.
-const HEADER_BUF: usize = 512;
-/// Room on the stack for a decoded signature: RSA-8192's 1 024 bytes, the longest there is.
-const SIGNATURE_BUF: usize = 1024;
+/// Room on the stack for a decoded header (typical ones are under 100 bytes); a longer one
+/// is decoded onto the heap.
+const HEADER_BUF: usize = 256;
+/// Room on the stack for a decoded signature: HMAC, ECDSA and Ed25519 ones (at most 96
+/// bytes) fit; RSA ones (256 bytes and more) go to the heap, next to a verification that
+/// costs a thousand times more than the allocation. Small, because the buffer is zeroed on
+/// every verification.
+const SIGNATURE_BUF: usize = 96;
 
 fn b64(segment: &str, kind: ErrorKind) -> Result<Vec<u8>, Error> {
     URL_SAFE_NO_PAD
@@ -368,6 +372,9 @@ fn b64(segment: &str, kind: ErrorKind) -> Result<Vec<u8>, Error> {
 /// Decodes `segment` into `buf` when it fits, or onto the heap when it does not; the same
 /// answer as [`b64`] either way.
 fn b64_into<'a>(segment: &str, buf: &'a mut [u8], kind: ErrorKind) -> Result<Cow<'a, [u8]>, Error> {
+    if base64::decoded_len_estimate(segment.len()) > buf.len() {
+        return b64(segment, kind).map(Cow::Owned);
+    }
     match URL_SAFE_NO_PAD.decode_slice(segment, buf) {
         Ok(len) => Ok(Cow::Borrowed(&buf[..len])),
         Err(DecodeSliceError::OutputSliceTooSmall) => b64(segment, kind).map(Cow::Owned),
