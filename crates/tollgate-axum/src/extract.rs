@@ -7,11 +7,12 @@ use http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::ops::Deref;
+use std::sync::Arc;
 use tollgate::VerifiedToken;
 
 /// The verified token of the request, its claims deserialized into `T` (default: JSON).
 ///
-/// Dereferences to [`VerifiedToken<T>`]: `claims.subject()`, `claims.roles()`,
+/// Dereferences to [`VerifiedToken`]`<Arc<T>>`: `claims.subject()`, `claims.roles()`,
 /// `claims.claims()` for the `T`.
 ///
 /// - Without a token (only possible behind an [optional](crate::AuthLayer::optional)
@@ -19,15 +20,15 @@ use tollgate::VerifiedToken;
 /// - Claims that do not deserialize into `T`: 401 `invalid_token`.
 /// - No [`crate::AuthLayer`] in front of the route: 500, naming the layer to install.
 ///
-/// `T` must be `Clone` (as with most axum extractors of shared data): with the verified-token
-/// cache on, a repeated token's claims are deserialized once and cloned for each request
-/// ([`VerifiedToken::claims_as`]).
+/// The `T` is shared (`claims.claims()` is an `&Arc<T>`, which reads like a `&T`): with the
+/// verified-token cache on, a repeated token's claims are deserialized once and shared by
+/// every request that sends it ([`VerifiedToken::claims_as`]).
 ///
 /// ```
 /// use serde::Deserialize;
 /// use tollgate_axum::Claims;
 ///
-/// #[derive(Clone, Deserialize)]
+/// #[derive(Deserialize)]
 /// struct MyClaims {
 ///     sub: String,
 ///     tenant: String,
@@ -37,11 +38,17 @@ use tollgate::VerifiedToken;
 ///     format!("{} of {}", claims.claims().sub, claims.claims().tenant)
 /// }
 /// ```
-#[derive(Debug, Clone)]
-pub struct Claims<T = Value>(pub VerifiedToken<T>);
+#[derive(Debug)]
+pub struct Claims<T = Value>(pub VerifiedToken<Arc<T>>);
+
+impl<T> Clone for Claims<T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
 
 impl<T> Deref for Claims<T> {
-    type Target = VerifiedToken<T>;
+    type Target = VerifiedToken<Arc<T>>;
 
     fn deref(&self) -> &Self::Target {
         &self.0
@@ -65,7 +72,7 @@ pub(crate) fn required_token(context: &AuthContext) -> Result<&VerifiedToken<()>
 
 fn typed<T>(context: &AuthContext, token: &VerifiedToken<()>) -> Result<Claims<T>, AuthError>
 where
-    T: DeserializeOwned + Clone + Send + Sync + 'static,
+    T: DeserializeOwned + Send + Sync + 'static,
 {
     token
         .claims_as()
@@ -76,7 +83,7 @@ where
 impl<S, T> FromRequestParts<S> for Claims<T>
 where
     S: Send + Sync,
-    T: DeserializeOwned + Clone + Send + Sync + 'static,
+    T: DeserializeOwned + Send + Sync + 'static,
 {
     type Rejection = AuthError;
 
@@ -89,7 +96,7 @@ where
 impl<S, T> OptionalFromRequestParts<S> for Claims<T>
 where
     S: Send + Sync,
-    T: DeserializeOwned + Clone + Send + Sync + 'static,
+    T: DeserializeOwned + Send + Sync + 'static,
 {
     type Rejection = AuthError;
 

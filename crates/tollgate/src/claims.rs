@@ -371,33 +371,37 @@ impl<T> VerifiedToken<T> {
 }
 
 impl VerifiedToken<()> {
-    /// Like `deserialize_claims`, but for a token that the verified-token
-    /// cache hands to many requests, the claims are deserialized once (for the first type
-    /// asked for) and cloned after that. For any other token, the same as
-    /// `deserialize_claims`. `tollgate-axum`'s `Claims<T>` extractor uses this.
-    pub fn claims_as<U>(&self) -> Result<VerifiedToken<U>, Error>
+    /// The claims as the application's type `U`, shared: like `deserialize_claims`, but for
+    /// a token that the verified-token cache hands to many requests, they are deserialized
+    /// once (for the first type asked for) and every later call shares them. For any other
+    /// token, `deserialize_claims` behind an `Arc`. `tollgate-axum`'s `Claims<T>` extractor
+    /// uses this.
+    pub fn claims_as<U>(&self) -> Result<VerifiedToken<Arc<U>>, Error>
     where
-        U: DeserializeOwned + Clone + Send + Sync + 'static,
+        U: DeserializeOwned + Send + Sync + 'static,
     {
+        let fresh = |token: &Self| {
+            token
+                .deserialize_claims::<U>()
+                .map(|t| t.map_claims(Arc::new))
+        };
         let Some(memo) = &self.info.typed else {
-            return self.deserialize_claims();
+            return fresh(self);
         };
-        let fresh = match memo.get() {
-            Some(typed) => match typed.downcast_ref::<U>() {
-                Some(claims) => {
-                    return Ok(VerifiedToken {
-                        info: Arc::clone(&self.info),
-                        claims: claims.clone(),
-                    });
-                }
+        if let Some(typed) = memo.get() {
+            return match typed.downcast_ref::<Arc<U>>() {
+                Some(claims) => Ok(VerifiedToken {
+                    info: Arc::clone(&self.info),
+                    claims: Arc::clone(claims),
+                }),
                 // Another type got the slot: deserialize every time.
-                None => return self.deserialize_claims(),
-            },
-            None => self.deserialize_claims::<U>()?,
-        };
+                None => fresh(self),
+            };
+        }
+        let token = fresh(self)?;
         // Losing a race to set it is fine: either value is the same claims.
-        let _ = memo.set(Box::new(fresh.claims.clone()));
-        Ok(fresh)
+        let _ = memo.set(Box::new(Arc::clone(&token.claims)));
+        Ok(token)
     }
 
     /// The claims as the application's type `U`, deserialized from the verified JSON text;

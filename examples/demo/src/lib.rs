@@ -194,7 +194,7 @@ async fn login(State(state): State<Arc<AppState>>, Json(login): Json<Login>) -> 
 }
 
 async fn me(claims: Claims) -> Json<Value> {
-    Json(claims.claims().clone())
+    Json(Value::clone(claims.claims()))
 }
 
 async fn admin(claims: Claims) -> Json<Value> {

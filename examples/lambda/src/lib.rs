@@ -167,7 +167,7 @@ pub fn without_stage<B>(mut request: http::Request<B>) -> http::Request<B> {
 }
 
 async fn me(claims: Claims) -> Json<Value> {
-    Json(claims.claims().clone())
+    Json(Value::clone(claims.claims()))
 }
 
 async fn admin(claims: Claims) -> Json<Value> {
