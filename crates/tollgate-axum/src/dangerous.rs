@@ -175,8 +175,7 @@ impl ApiGatewayTrust {
         )?;
         // A Lambda authorizer's answer may be cached beyond the token's expiry.
         if token
-            .registered()
-            .exp
+            .expires_at()
             .is_some_and(|exp| exp.saturating_add(EXP_LEEWAY) < now)
         {
             return Err(ErrorKind::Expired.into());

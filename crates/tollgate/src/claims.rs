@@ -3,12 +3,13 @@
 
 use crate::Algorithm;
 use crate::error::{Error, ErrorKind};
-use crate::json::Member;
+use crate::json::{self, Member};
 use crate::revocation::TokenRef;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::any::Any;
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
 /// The registered claims of RFC 7519 §4.1, always read whatever the application's type.
@@ -51,12 +52,74 @@ fn numeric_date(value: Option<Member<'_>>, name: &'static str) -> Result<Option<
     }
 }
 
-fn string_claim(value: Option<Member<'_>>, name: &'static str) -> Result<Option<String>, Error> {
+fn string_claim<'a>(
+    value: Option<Member<'a>>,
+    name: &'static str,
+) -> Result<Option<Cow<'a, str>>, Error> {
     match value {
         None => Ok(None),
-        Some(Member::Str(s)) => Ok(Some(s.into_owned())),
-        Some(Member::Other(Value::String(s))) => Ok(Some(s)),
+        Some(Member::Str(s)) => Ok(Some(s)),
+        Some(Member::Other(Value::String(s))) => Ok(Some(Cow::Owned(s))),
         Some(_) => Err(ErrorKind::InvalidClaim(name).into()),
+    }
+}
+
+/// The registered claims of a claim set, their types checked, strings borrowed from the
+/// claim set's text where they can be.
+pub(crate) struct Registered<'a> {
+    pub(crate) iss: Option<Cow<'a, str>>,
+    pub(crate) sub: Option<Cow<'a, str>>,
+    pub(crate) aud: Vec<Cow<'a, str>>,
+    pub(crate) exp: Option<u64>,
+    pub(crate) nbf: Option<u64>,
+    pub(crate) iat: Option<u64>,
+    /// `None` when absent or empty.
+    pub(crate) jti: Option<Cow<'a, str>>,
+}
+
+impl<'a> Registered<'a> {
+    /// Reads the registered claims from their values, refusing any of the wrong JSON type
+    /// (`aud` first, then in the order of the struct).
+    pub(crate) fn read(raw: RawRegistered<'a>) -> Result<Self, Error> {
+        let aud = match raw.aud {
+            None => Vec::new(),
+            Some(Member::Str(s)) => vec![s],
+            Some(Member::Other(Value::String(s))) => vec![Cow::Owned(s)],
+            Some(Member::Strs(items)) => items,
+            Some(Member::Other(Value::Array(items))) => items
+                .into_iter()
+                .map(|v| match v {
+                    Value::String(s) => Some(Cow::Owned(s)),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()
+                .ok_or(Error::new(ErrorKind::InvalidClaim("aud")))?,
+            Some(_) => return Err(ErrorKind::InvalidClaim("aud").into()),
+        };
+        Ok(Self {
+            iss: string_claim(raw.iss, "iss")?,
+            sub: string_claim(raw.sub, "sub")?,
+            aud,
+            exp: numeric_date(raw.exp, "exp")?,
+            nbf: numeric_date(raw.nbf, "nbf")?,
+            iat: numeric_date(raw.iat, "iat")?,
+            // An empty `jti` identifies nothing: read as absent, so the token's revocation
+            // id is its claims hash rather than "", shared by every such token.
+            jti: string_claim(raw.jti, "jti")?.filter(|jti| !jti.is_empty()),
+        })
+    }
+
+    /// The same, owning its strings.
+    pub(crate) fn into_owned(self) -> RegisteredClaims {
+        RegisteredClaims {
+            iss: self.iss.map(Cow::into_owned),
+            sub: self.sub.map(Cow::into_owned),
+            aud: self.aud.into_iter().map(Cow::into_owned).collect(),
+            exp: self.exp,
+            nbf: self.nbf,
+            iat: self.iat,
+            jti: self.jti.map(Cow::into_owned),
+        }
     }
 }
 
@@ -89,32 +152,7 @@ impl RegisteredClaims {
 
     /// Reads the registered claims from their values, refusing any of the wrong JSON type.
     pub(crate) fn from_raw(raw: RawRegistered<'_>) -> Result<Self, Error> {
-        let aud = match raw.aud {
-            None => Vec::new(),
-            Some(Member::Str(s)) => vec![s.into_owned()],
-            Some(Member::Other(Value::String(s))) => vec![s],
-            Some(Member::Strings(items)) => items,
-            Some(Member::Other(Value::Array(items))) => items
-                .into_iter()
-                .map(|v| match v {
-                    Value::String(s) => Some(s),
-                    _ => None,
-                })
-                .collect::<Option<Vec<_>>>()
-                .ok_or(Error::new(ErrorKind::InvalidClaim("aud")))?,
-            Some(_) => return Err(ErrorKind::InvalidClaim("aud").into()),
-        };
-        Ok(Self {
-            iss: string_claim(raw.iss, "iss")?,
-            sub: string_claim(raw.sub, "sub")?,
-            aud,
-            exp: numeric_date(raw.exp, "exp")?,
-            nbf: numeric_date(raw.nbf, "nbf")?,
-            iat: numeric_date(raw.iat, "iat")?,
-            // An empty `jti` identifies nothing: read as absent, so the token's revocation
-            // id is its claims hash rather than "", shared by every such token.
-            jti: string_claim(raw.jti, "jti")?.filter(|jti| !jti.is_empty()),
-        })
+        Registered::read(raw).map(Registered::into_owned)
     }
 }
 
@@ -195,7 +233,7 @@ impl From<&str> for ClaimPath {
 /// role: reading `"roles": "admin-readonly"` as a role list could grant `admin` by accident.
 pub(crate) fn read_roles(value: Option<Member<'_>>) -> Vec<String> {
     match value {
-        Some(Member::Strings(items)) => items,
+        Some(Member::Strs(items)) => items.into_iter().map(Cow::into_owned).collect(),
         Some(Member::Other(Value::Array(items))) => strings(items),
         _ => Vec::new(),
     }
@@ -225,10 +263,140 @@ pub(crate) fn read_scopes(scope: Option<Member<'_>>, scp: Option<Member<'_>>) ->
         return split(s);
     }
     match scp {
-        Some(Member::Strings(items)) => items,
+        Some(Member::Strs(items)) => items.into_iter().map(Cow::into_owned).collect(),
         Some(Member::Other(Value::Array(items))) => strings(items),
         Some(other) => other.as_str().map(split).unwrap_or_default(),
         None => Vec::new(),
+    }
+}
+
+/// Where `s` lies in `json`, if it is a slice of it (a string read without escapes).
+fn span_of(s: &str, json: &str) -> Option<(u32, u32)> {
+    let start = (s.as_ptr() as usize).checked_sub(json.as_ptr() as usize)?;
+    let end = start.checked_add(s.len())?;
+    json.get(start..end)
+        .filter(|slice| std::ptr::eq(slice.as_ptr(), s.as_ptr()))?;
+    Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
+}
+
+/// A string claim of a verified token: where it lies in the claim set's JSON text, or the
+/// string itself when it was written with escapes (so is not a slice of the text).
+#[derive(Debug)]
+pub(crate) enum Text {
+    Absent,
+    At(u32, u32),
+    Owned(Box<str>),
+}
+
+impl Text {
+    pub(crate) fn new(s: Option<&Cow<'_, str>>, json: &str) -> Self {
+        match s {
+            None => Text::Absent,
+            Some(s) => match span_of(s, json) {
+                Some((start, end)) => Text::At(start, end),
+                None => Text::Owned(Box::from(&**s)),
+            },
+        }
+    }
+
+    pub(crate) fn get<'a>(&'a self, json: &'a str) -> Option<&'a str> {
+        match self {
+            Text::Absent => None,
+            Text::At(start, end) => json.get(*start as usize..*end as usize),
+            Text::Owned(s) => Some(s),
+        }
+    }
+}
+
+/// Roles or scopes of a verified token: where each lies in the claim set's JSON text, so
+/// that reading them allocates nothing; as strings, built on first use of the list (or at
+/// once for names that are not slices of the text).
+#[derive(Debug, Default)]
+pub(crate) struct Names {
+    spans: Vec<(u32, u32)>,
+    owned: OnceLock<Vec<String>>,
+}
+
+impl Names {
+    pub(crate) fn owned(names: Vec<String>) -> Self {
+        let owned = OnceLock::new();
+        let _ = owned.set(names);
+        Self {
+            spans: Vec::new(),
+            owned,
+        }
+    }
+
+    /// `names` as spans of `json` when every one is a slice of it, as strings otherwise.
+    fn from_strs<'a>(names: impl IntoIterator<Item = &'a str>, json: &str) -> Self {
+        let mut spans = Vec::new();
+        let mut names = names.into_iter();
+        while let Some(name) = names.next() {
+            match span_of(name, json) {
+                Some(span) => spans.push(span),
+                None => {
+                    let mut owned: Vec<String> = spans
+                        .iter()
+                        .map(|&(start, end)| {
+                            json.get(start as usize..end as usize)
+                                .unwrap_or_default()
+                                .to_owned()
+                        })
+                        .collect();
+                    owned.push(name.to_owned());
+                    owned.extend(names.map(str::to_owned));
+                    return Self::owned(owned);
+                }
+            }
+        }
+        Self {
+            spans,
+            owned: OnceLock::new(),
+        }
+    }
+
+    /// The roles in `value` (see [`read_roles`]).
+    pub(crate) fn roles(value: Option<Member<'_>>, json: &str) -> Self {
+        match value {
+            Some(Member::Strs(items)) => Self::from_strs(items.iter().map(|s| &**s), json),
+            other => Self::owned(read_roles(other)),
+        }
+    }
+
+    /// The scopes in `scope` or `scp` (see [`read_scopes`]).
+    pub(crate) fn scopes(scope: Option<Member<'_>>, scp: Option<Member<'_>>, json: &str) -> Self {
+        let split = |s: &str| Self::from_strs(s.split(' ').filter(|p| !p.is_empty()), json);
+        if let Some(s) = scope.as_ref().and_then(Member::as_str) {
+            return split(s);
+        }
+        match scp {
+            Some(Member::Strs(items)) => Self::from_strs(items.iter().map(|s| &**s), json),
+            Some(Member::Str(s)) => split(&s),
+            other => Self::owned(read_scopes(None, other)),
+        }
+    }
+
+    fn contains(&self, json: &str, name: &str) -> bool {
+        match self.owned.get() {
+            Some(owned) => owned.iter().any(|n| n == name),
+            None => self
+                .spans
+                .iter()
+                .any(|&(start, end)| json.get(start as usize..end as usize) == Some(name)),
+        }
+    }
+
+    fn list(&self, json: &str) -> &[String] {
+        self.owned.get_or_init(|| {
+            self.spans
+                .iter()
+                .map(|&(start, end)| {
+                    json.get(start as usize..end as usize)
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect()
+        })
     }
 }
 
@@ -253,9 +421,17 @@ pub struct VerifiedToken<T = Value> {
 pub(crate) struct TokenInfo {
     pub(crate) algorithm: Algorithm,
     pub(crate) kid: Option<Arc<str>>,
-    pub(crate) registered: RegisteredClaims,
-    pub(crate) roles: Vec<String>,
-    pub(crate) scopes: Vec<String>,
+    pub(crate) iss: Text,
+    pub(crate) sub: Text,
+    /// Absent when the claim is absent or empty.
+    pub(crate) jti: Text,
+    pub(crate) exp: Option<u64>,
+    pub(crate) nbf: Option<u64>,
+    pub(crate) iat: Option<u64>,
+    /// All of them as [`RegisteredClaims`], built on first use.
+    pub(crate) registered: OnceLock<RegisteredClaims>,
+    pub(crate) roles: Names,
+    pub(crate) scopes: Names,
     /// For a token without `jti`: `sha256:` and the hash of its decoded claim set.
     pub(crate) fingerprint: Option<String>,
     /// `exp` plus the verifier's leeway: the last second the token is accepted.
@@ -286,29 +462,67 @@ impl<T> VerifiedToken<T> {
         &self.info.json
     }
 
-    /// The registered claims (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`).
+    /// The registered claims (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`), built on
+    /// first use.
     pub fn registered(&self) -> &RegisteredClaims {
-        &self.info.registered
+        let info = &*self.info;
+        info.registered.get_or_init(|| {
+            // The claim set was checked when the token was verified; `aud` is read again
+            // from its text only now, as nothing else needs it as strings.
+            let aud = json::pick_str(&info.json, [Some("aud")])
+                .ok()
+                .and_then(|[aud]| {
+                    Registered::read(RawRegistered {
+                        aud,
+                        ..RawRegistered::default()
+                    })
+                    .ok()
+                })
+                .map(|r| r.aud.into_iter().map(Cow::into_owned).collect())
+                .unwrap_or_default();
+            let text = |t: &Text| t.get(&info.json).map(str::to_owned);
+            RegisteredClaims {
+                iss: text(&info.iss),
+                sub: text(&info.sub),
+                aud,
+                exp: info.exp,
+                nbf: info.nbf,
+                iat: info.iat,
+                jti: text(&info.jti),
+            }
+        })
+    }
+
+    /// `iss`, if present.
+    pub fn issuer(&self) -> Option<&str> {
+        self.info.iss.get(&self.info.json)
     }
 
     /// `sub`, if present.
     pub fn subject(&self) -> Option<&str> {
-        self.info.registered.sub.as_deref()
+        self.info.sub.get(&self.info.json)
     }
 
-    /// `jti`, if present.
+    /// `jti`, if present (and not empty).
     pub fn token_id(&self) -> Option<&str> {
-        self.info.registered.jti.as_deref()
+        self.info.jti.get(&self.info.json)
+    }
+
+    /// `exp`, seconds since the Unix epoch, if present.
+    pub fn expires_at(&self) -> Option<u64> {
+        self.info.exp
+    }
+
+    /// `iat`, seconds since the Unix epoch, if present.
+    pub fn issued_at(&self) -> Option<u64> {
+        self.info.iat
     }
 
     /// The name revocation uses for this token: its `jti`, or for a token without one,
     /// `sha256:` followed by the base64url SHA-256 of its *decoded* claim set (never of the
     /// raw token text, so a re-encoded copy of a revoked token is still revoked).
     pub fn revocation_id(&self) -> &str {
-        self.info
-            .registered
-            .jti
-            .as_deref()
+        self.token_id()
             .or(self.info.fingerprint.as_deref())
             .unwrap_or_default()
     }
@@ -322,22 +536,22 @@ impl<T> VerifiedToken<T> {
 
     /// The roles read from the configured claim path.
     pub fn roles(&self) -> &[String] {
-        &self.info.roles
+        self.info.roles.list(&self.info.json)
     }
 
     /// The scopes read from `scope` or `scp`.
     pub fn scopes(&self) -> &[String] {
-        &self.info.scopes
+        self.info.scopes.list(&self.info.json)
     }
 
     /// Whether the token carries `role` (case-sensitive).
     pub fn has_role(&self, role: &str) -> bool {
-        self.info.roles.iter().any(|r| r == role)
+        self.info.roles.contains(&self.info.json, role)
     }
 
     /// Whether the token carries `scope` (case-sensitive).
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.info.scopes.iter().any(|s| s == scope)
+        self.info.scopes.contains(&self.info.json, scope)
     }
 
     /// The algorithm the token was verified with.
@@ -508,6 +722,57 @@ mod tests {
                 "{path:?}"
             );
         }
+    }
+
+    /// Roles and scopes kept as spans of the claim set's text read exactly as the strings
+    /// `read_roles` and `read_scopes` build, escapes and all.
+    #[test]
+    fn names_read_like_the_owned_lists() {
+        let cases = [
+            r#"{"roles":["a","b"],"scope":"x  y"}"#,
+            r#"{"roles":["a\u0062","c"],"scope":"x\u0020y z"}"#,
+            r#"{"roles":["a",1,null,"d"],"scp":["s","t\n"]}"#,
+            r#"{"roles":"admin","scope":5,"scp":"p q"}"#,
+            r#"{"roles":[],"scope":""}"#,
+            r#"{"roles":[""],"scp":[]}"#,
+            r#"{}"#,
+        ];
+        for json in cases {
+            let [roles, scope, scp] =
+                json::pick_str(json, [Some("roles"), Some("scope"), Some("scp")]).unwrap();
+            let expected_roles = read_roles(roles.clone());
+            let expected_scopes = read_scopes(scope.clone(), scp.clone());
+            let names = Names::roles(roles, json);
+            for role in &expected_roles {
+                assert!(names.contains(json, role), "{json}: {role}");
+            }
+            assert!(!names.contains(json, "nope"), "{json}");
+            assert_eq!(names.list(json), expected_roles, "{json}");
+            let names = Names::scopes(scope, scp, json);
+            for scope in &expected_scopes {
+                assert!(names.contains(json, scope), "{json}: {scope}");
+            }
+            assert_eq!(names.list(json), expected_scopes, "{json}");
+        }
+    }
+
+    #[test]
+    fn text_is_a_span_unless_escaped() {
+        let json = r#"{"sub":"alice","iss":"a\/b"}"#;
+        let [sub, iss] = json::pick_str(json, [Some("sub"), Some("iss")]).unwrap();
+        let sub = Registered::read(RawRegistered {
+            sub,
+            iss,
+            ..RawRegistered::default()
+        })
+        .unwrap();
+        let text = Text::new(sub.sub.as_ref(), json);
+        assert!(matches!(text, Text::At(..)));
+        assert_eq!(text.get(json), Some("alice"));
+        let text = Text::new(sub.iss.as_ref(), json);
+        assert!(matches!(text, Text::Owned(_)));
+        assert_eq!(text.get(json), Some("a/b"));
+        assert_eq!(Text::new(None, json).get(json), None);
     }
 
     #[test]

@@ -26,7 +26,7 @@
 
 use crate::Algorithm;
 use crate::claims::{
-    ClaimPath, RegisteredClaims, TokenInfo, VerifiedToken, read_roles, read_scopes,
+    ClaimPath, Names, RegisteredClaims, Text, TokenInfo, VerifiedToken, read_roles, read_scopes,
 };
 use crate::error::{Error, ErrorKind};
 use crate::json::Member;
@@ -34,7 +34,7 @@ use crate::keys::ensure_crypto_provider;
 use crate::verifier::{DEFAULT_LEEWAY, fingerprint};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Reads `claims` the way the [`crate::Verifier`] reads a verified claim set — registered
 /// claims, roles from `roles_claim`, scopes from `scope`/`scp` — **without verifying
@@ -83,13 +83,20 @@ pub fn token_from_trusted_claims(
     let claims = Value::Object(claims);
     let json = serde_json::to_string(&claims)
         .map_err(|e| Error::with_source(ErrorKind::MalformedClaims, e))?;
+    let text = |s: &Option<String>| s.as_deref().map_or(Text::Absent, |s| Text::Owned(s.into()));
     Ok(VerifiedToken {
         info: Arc::new(TokenInfo {
             algorithm,
             kid: None,
-            registered,
-            roles,
-            scopes,
+            iss: text(&registered.iss),
+            sub: text(&registered.sub),
+            jti: text(&registered.jti),
+            exp: registered.exp,
+            nbf: registered.nbf,
+            iat: registered.iat,
+            registered: OnceLock::from(registered),
+            roles: Names::owned(roles),
+            scopes: Names::owned(scopes),
             fingerprint,
             accepted_until,
             json,

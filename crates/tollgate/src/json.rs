@@ -51,11 +51,11 @@ pub(crate) fn pick_str<'a, const N: usize>(
 }
 
 /// A member picked by [`pick`]: a string (borrowed when it can be), an array of strings
-/// only (roles, scopes, audiences), or any other value.
+/// only (roles, scopes, audiences; each borrowed when it can be), or any other value.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Member<'a> {
     Str(Cow<'a, str>),
-    Strings(Vec<String>),
+    Strs(Vec<Cow<'a, str>>),
     Other(Value),
 }
 
@@ -64,7 +64,12 @@ impl Member<'_> {
     pub(crate) fn into_value(self) -> Value {
         match self {
             Member::Str(s) => Value::String(s.into_owned()),
-            Member::Strings(items) => Value::Array(items.into_iter().map(Value::String).collect()),
+            Member::Strs(items) => Value::Array(
+                items
+                    .into_iter()
+                    .map(|s| Value::String(s.into_owned()))
+                    .collect(),
+            ),
             Member::Other(v) => v,
         }
     }
@@ -74,7 +79,7 @@ impl Member<'_> {
         match self {
             Member::Str(s) => Some(s),
             Member::Other(Value::String(s)) => Some(s),
-            Member::Strings(_) | Member::Other(_) => None,
+            Member::Strs(_) | Member::Other(_) => None,
         }
     }
 }
@@ -194,7 +199,7 @@ impl<'de> Visitor<'de> for MemberSeed {
         Ok(Member::Other(Value::Null))
     }
 
-    /// An array of strings only becomes [`Member::Strings`]; any other array a value.
+    /// An array of strings only becomes [`Member::Strs`]; any other array a value.
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Member<'de>, A::Error> {
         let inner = MemberSeed {
             depth: self.depth + 1,
@@ -202,9 +207,12 @@ impl<'de> Visitor<'de> for MemberSeed {
         let mut strings = Vec::new();
         while let Some(item) = seq.next_element_seed(inner)? {
             match item {
-                Member::Str(s) => strings.push(s.into_owned()),
+                Member::Str(s) => strings.push(s),
                 other => {
-                    let mut values: Vec<Value> = strings.into_iter().map(Value::String).collect();
+                    let mut values: Vec<Value> = strings
+                        .into_iter()
+                        .map(|s| Value::String(s.into_owned()))
+                        .collect();
                     values.push(other.into_value());
                     while let Some(item) = seq.next_element_seed(inner)? {
                         values.push(item.into_value());
@@ -213,7 +221,7 @@ impl<'de> Visitor<'de> for MemberSeed {
                 }
             }
         }
-        Ok(Member::Strings(strings))
+        Ok(Member::Strs(strings))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, access: A) -> Result<Member<'de>, A::Error> {

@@ -42,9 +42,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::claims::{
-    ClaimPath, RawRegistered, RegisteredClaims, TokenInfo, VerifiedToken, read_roles, read_scopes,
-};
+use crate::claims::{ClaimPath, Names, RawRegistered, Registered, Text, TokenInfo, VerifiedToken};
 use crate::error::{ConfigError, Error, ErrorKind};
 use crate::json::{self, Member};
 use crate::keys::{Key, KeySet, ensure_crypto_provider, kid_is_plausible};
@@ -657,7 +655,8 @@ impl Verifier {
             if fresh {
                 crate::telemetry::token_cache(true);
                 *algorithm = Some(cached.token.algorithm());
-                self.check_times(cached.token.registered(), now)?;
+                let info = &cached.token.info;
+                self.check_times(info.exp, info.nbf, info.iat, now)?;
                 return Ok(cached.token);
             }
             cache.remove(token);
@@ -756,7 +755,7 @@ impl Verifier {
             _ => false,
         };
         let missing = inner.required_claims.iter().find(|c| !present(c));
-        let registered = RegisteredClaims::from_raw(RawRegistered {
+        let registered = Registered::read(RawRegistered {
             iss,
             sub,
             aud,
@@ -771,17 +770,28 @@ impl Verifier {
         }
 
         let accepted_until = registered.exp.map(|exp| exp.saturating_add(inner.leeway));
-        let roles = read_roles(roles_claim.take(roles, roles_parent));
-        let scopes = read_scopes(scope, scp);
+        // Strings stay where they are in the claim set's text: nothing is copied for them.
+        let roles = Names::roles(roles_claim.take(roles, roles_parent), &json);
+        let scopes = Names::scopes(scope, scp, &json);
+        let iss = Text::new(registered.iss.as_ref(), &json);
+        let sub = Text::new(registered.sub.as_ref(), &json);
+        let jti = Text::new(registered.jti.as_ref(), &json);
         let fingerprint = match registered.jti {
             Some(_) => None,
             None => Some(fingerprint(json.as_bytes())?),
         };
+        let (exp, nbf, iat) = (registered.exp, registered.nbf, registered.iat);
         Ok(VerifiedToken {
             info: Arc::new(TokenInfo {
                 algorithm: header.alg,
                 kid,
-                registered,
+                iss,
+                sub,
+                jti,
+                exp,
+                nbf,
+                iat,
+                registered: OnceLock::new(),
                 roles,
                 scopes,
                 fingerprint,
@@ -835,7 +845,7 @@ impl Verifier {
             None => None,
             Some(Member::Str(kid)) if kid_is_plausible(&kid) => Some(kid),
             Some(Member::Str(_)) => return Err(ErrorKind::UnknownKey.into()),
-            Some(Member::Strings(_) | Member::Other(_)) => {
+            Some(Member::Strs(_) | Member::Other(_)) => {
                 return Err(ErrorKind::MalformedHeader.into());
             }
         };
@@ -907,15 +917,15 @@ impl Verifier {
             .ok_or(Error::new(ErrorKind::InvalidSignature))
     }
 
-    fn check_claims(&self, registered: &RegisteredClaims, now: u64) -> Result<(), Error> {
-        self.check_times(registered, now)?;
+    fn check_claims(&self, registered: &Registered<'_>, now: u64) -> Result<(), Error> {
+        self.check_times(registered.exp, registered.nbf, registered.iat, now)?;
         let inner = &*self.inner;
         if !inner.issuers.is_empty() {
             let iss = registered
                 .iss
-                .as_ref()
+                .as_deref()
                 .ok_or(Error::new(ErrorKind::MissingClaim("iss")))?;
-            if !inner.issuers.contains(iss) {
+            if !inner.issuers.iter().any(|i| i == iss) {
                 return Err(ErrorKind::WrongIssuer.into());
             }
         }
@@ -923,7 +933,11 @@ impl Verifier {
             if registered.aud.is_empty() {
                 return Err(ErrorKind::MissingClaim("aud").into());
             }
-            if !registered.aud.iter().any(|a| inner.audiences.contains(a)) {
+            if !registered
+                .aud
+                .iter()
+                .any(|a| inner.audiences.iter().any(|b| b == a))
+            {
                 return Err(ErrorKind::WrongAudience.into());
             }
         }
@@ -932,25 +946,24 @@ impl Verifier {
 
     /// The rules that depend on `now`: `exp` (and whether it is required), `nbf`, and `iat`
     /// when validated, each with the leeway. Checked again on every cache hit.
-    fn check_times(&self, registered: &RegisteredClaims, now: u64) -> Result<(), Error> {
+    fn check_times(
+        &self,
+        exp: Option<u64>,
+        nbf: Option<u64>,
+        iat: Option<u64>,
+        now: u64,
+    ) -> Result<(), Error> {
         let inner = &*self.inner;
         let leeway = inner.leeway;
-        match registered.exp {
+        match exp {
             Some(exp) if exp.saturating_add(leeway) <= now => return Err(ErrorKind::Expired.into()),
             None if inner.require_exp => return Err(ErrorKind::MissingClaim("exp").into()),
             _ => {}
         }
-        if registered
-            .nbf
-            .is_some_and(|nbf| nbf > now.saturating_add(leeway))
-        {
+        if nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
             return Err(ErrorKind::NotYetValid.into());
         }
-        if inner.validate_iat
-            && registered
-                .iat
-                .is_some_and(|iat| iat > now.saturating_add(leeway))
-        {
+        if inner.validate_iat && iat.is_some_and(|iat| iat > now.saturating_add(leeway)) {
             return Err(ErrorKind::IssuedInFuture.into());
         }
         Ok(())

@@ -125,12 +125,11 @@ impl TokenRef {
 
     /// The revocation view of a verified token.
     pub fn new<T>(token: &VerifiedToken<T>) -> Self {
-        let registered = token.registered();
         Self {
-            issuer: registered.iss.clone().unwrap_or_default(),
+            issuer: token.issuer().unwrap_or_default().to_owned(),
             id: token.revocation_id().to_owned(),
-            subject: registered.sub.clone(),
-            issued_at: registered.iat,
+            subject: token.subject().map(str::to_owned),
+            issued_at: token.issued_at(),
             until: token
                 .accepted_until()
                 .unwrap_or_else(|| now_secs() + RETENTION_WITHOUT_EXP),
