@@ -64,12 +64,39 @@ fn string_claim<'a>(
     }
 }
 
+/// `aud`: one audience (a string, needing no list) or several (an array).
+pub(crate) enum Audiences<'a> {
+    One(Cow<'a, str>),
+    Many(Vec<Cow<'a, str>>),
+}
+
+impl Audiences<'_> {
+    pub(crate) fn is_empty(&self) -> bool {
+        matches!(self, Audiences::Many(items) if items.is_empty())
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
+        let (one, many) = match self {
+            Audiences::One(one) => (Some(&**one), &[][..]),
+            Audiences::Many(many) => (None, &many[..]),
+        };
+        one.into_iter().chain(many.iter().map(|s| &**s))
+    }
+
+    fn into_owned(self) -> Vec<String> {
+        match self {
+            Audiences::One(one) => vec![one.into_owned()],
+            Audiences::Many(many) => many.into_iter().map(Cow::into_owned).collect(),
+        }
+    }
+}
+
 /// The registered claims of a claim set, their types checked, strings borrowed from the
 /// claim set's text where they can be.
 pub(crate) struct Registered<'a> {
     pub(crate) iss: Option<Cow<'a, str>>,
     pub(crate) sub: Option<Cow<'a, str>>,
-    pub(crate) aud: Vec<Cow<'a, str>>,
+    pub(crate) aud: Audiences<'a>,
     pub(crate) exp: Option<u64>,
     pub(crate) nbf: Option<u64>,
     pub(crate) iat: Option<u64>,
@@ -82,18 +109,20 @@ impl<'a> Registered<'a> {
     /// (`aud` first, then in the order of the struct).
     pub(crate) fn read(raw: RawRegistered<'a>) -> Result<Self, Error> {
         let aud = match raw.aud {
-            None => Vec::new(),
-            Some(Member::Str(s)) => vec![s],
-            Some(Member::Other(Value::String(s))) => vec![Cow::Owned(s)],
-            Some(Member::Strs(items)) => items,
-            Some(Member::Other(Value::Array(items))) => items
-                .into_iter()
-                .map(|v| match v {
-                    Value::String(s) => Some(Cow::Owned(s)),
-                    _ => None,
-                })
-                .collect::<Option<Vec<_>>>()
-                .ok_or(Error::new(ErrorKind::InvalidClaim("aud")))?,
+            None => Audiences::Many(Vec::new()),
+            Some(Member::Str(s)) => Audiences::One(s),
+            Some(Member::Other(Value::String(s))) => Audiences::One(Cow::Owned(s)),
+            Some(Member::Strs(items)) => Audiences::Many(items),
+            Some(Member::Other(Value::Array(items))) => Audiences::Many(
+                items
+                    .into_iter()
+                    .map(|v| match v {
+                        Value::String(s) => Some(Cow::Owned(s)),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or(Error::new(ErrorKind::InvalidClaim("aud")))?,
+            ),
             Some(_) => return Err(ErrorKind::InvalidClaim("aud").into()),
         };
         Ok(Self {
@@ -114,7 +143,7 @@ impl<'a> Registered<'a> {
         RegisteredClaims {
             iss: self.iss.map(Cow::into_owned),
             sub: self.sub.map(Cow::into_owned),
-            aud: self.aud.into_iter().map(Cow::into_owned).collect(),
+            aud: self.aud.into_owned(),
             exp: self.exp,
             nbf: self.nbf,
             iat: self.iat,
@@ -478,7 +507,7 @@ impl<T> VerifiedToken<T> {
                     })
                     .ok()
                 })
-                .map(|r| r.aud.into_iter().map(Cow::into_owned).collect())
+                .map(|r| r.aud.into_owned())
                 .unwrap_or_default();
             let text = |t: &Text| t.get(&info.json).map(str::to_owned);
             RegisteredClaims {
