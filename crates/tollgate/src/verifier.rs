@@ -11,7 +11,9 @@
 //!    ignored and never fetched.
 //! 4. Key selection by `kid`; without `kid`, the one key bound to `alg` (several → refused
 //!    unless [`VerifierBuilder::try_all_keys`]). The key's algorithm must equal `alg`.
-//! 5. The signature, through `jsonwebtoken`'s crypto backend.
+//! 5. The signature: with `aws_lc_rs`, by the key aws-lc-rs parsed when it was loaded, with
+//!    the primitives jsonwebtoken's aws-lc provider uses; with `rust_crypto` only, through
+//!    jsonwebtoken's provider.
 //! 6. A claim set that is a JSON object without duplicate members; `exp` (required by
 //!    default), `nbf` and optionally `iat`, each with a leeway (default 60 s); `iss` and
 //!    `aud` when configured; required claims.
