@@ -219,16 +219,20 @@ impl<S: RevocationStore> CachingStore<S> {
     }
 }
 
-fn cache_key(token: &TokenRef) -> String {
-    entry_key('c', &token.issuer, &token.id)
+/// The cache key of the answer for the token `id` of `issuer`.
+fn cache_key(issuer: &str, id: &str) -> String {
+    entry_key(CACHE_KEY_KIND, issuer, id)
 }
+
+/// The kind of [`entry_key`] the answers are cached under.
+const CACHE_KEY_KIND: char = 'c';
 
 impl<S: RevocationStore> Shared<S> {
     fn apply(&self, event: Invalidation) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         match event {
             Invalidation::Token { issuer, id } => {
-                let key = entry_key('c', &issuer, &id);
+                let key = cache_key(&issuer, &id);
                 self.cache.invalidate(&key);
                 // A lookup in flight may predate the change: later callers must not join it.
                 self.lock_inflight().remove(&key);
@@ -328,7 +332,7 @@ impl<S: RevocationStore> RevocationStore for CachingStore<S> {
             self.shared.store.revoke_token(issuer, id, until).await?;
             let shared = &*self.shared;
             shared.generation.fetch_add(1, Ordering::SeqCst);
-            let key = entry_key('c', issuer, id);
+            let key = cache_key(issuer, id);
             shared.lock_inflight().remove(&key);
             let cached = Cached {
                 status: Status::TokenRevoked,
@@ -395,7 +399,7 @@ impl<S: RevocationStore> RevocationStore for CachingStore<S> {
     fn check<'a>(&'a self, token: &'a TokenRef) -> BoxFuture<'a, Result<Status, StoreError>> {
         Box::pin(async move {
             let shared = &*self.shared;
-            let key = cache_key(token);
+            let key = cache_key(&token.issuer, &token.id);
             if let Some(cached) = shared.cache.get(&key) {
                 crate::telemetry::revocation_cache(true);
                 return Ok(cached.status);
@@ -429,7 +433,7 @@ impl<S: RevocationStore> RevocationStore for CachingStore<S> {
         // Only hits are counted here: on `None` the caller goes on to `check`, which counts
         // the miss (or a hit, if the answer arrived meanwhile), so each lookup counts once.
         let status = self.shared.store.check_now(token).or_else(|| {
-            with_entry_key('c', &token.issuer, &token.id, |key| {
+            with_entry_key(CACHE_KEY_KIND, &token.issuer, &token.id, |key| {
                 self.shared.cache.get(key).map(|cached| cached.status)
             })
         });
