@@ -299,13 +299,30 @@ pub(crate) fn read_scopes(scope: Option<Member<'_>>, scp: Option<Member<'_>>) ->
     }
 }
 
-/// Where `s` lies in `json`, if it is a slice of it (a string read without escapes).
-fn span_of(s: &str, json: &str) -> Option<(u32, u32)> {
-    let start = (s.as_ptr() as usize).checked_sub(json.as_ptr() as usize)?;
-    let end = start.checked_add(s.len())?;
-    json.get(start..end)
-        .filter(|slice| std::ptr::eq(slice.as_ptr(), s.as_ptr()))?;
-    Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
+/// Where a string lies in the claim set's JSON text: byte offsets.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    /// Where `s` lies in `json`, if it is a slice of it (a string read without escapes).
+    fn of(s: &str, json: &str) -> Option<Self> {
+        let start = (s.as_ptr() as usize).checked_sub(json.as_ptr() as usize)?;
+        let end = start.checked_add(s.len())?;
+        json.get(start..end)
+            .filter(|slice| std::ptr::eq(slice.as_ptr(), s.as_ptr()))?;
+        Some(Self {
+            start: u32::try_from(start).ok()?,
+            end: u32::try_from(end).ok()?,
+        })
+    }
+
+    /// The string at this span of `json` (the text it was taken from).
+    fn get(self, json: &str) -> Option<&str> {
+        json.get(self.start as usize..self.end as usize)
+    }
 }
 
 /// A string claim of a verified token: where it lies in the claim set's JSON text, or the
@@ -313,7 +330,7 @@ fn span_of(s: &str, json: &str) -> Option<(u32, u32)> {
 #[derive(Debug)]
 pub(crate) enum Text {
     Absent,
-    At(u32, u32),
+    At(Span),
     Owned(Box<str>),
 }
 
@@ -321,8 +338,8 @@ impl Text {
     pub(crate) fn new(s: Option<&Cow<'_, str>>, json: &str) -> Self {
         match s {
             None => Text::Absent,
-            Some(s) => match span_of(s, json) {
-                Some((start, end)) => Text::At(start, end),
+            Some(s) => match Span::of(s, json) {
+                Some(span) => Text::At(span),
                 None => Text::Owned(Box::from(&**s)),
             },
         }
@@ -331,7 +348,7 @@ impl Text {
     pub(crate) fn get<'a>(&'a self, json: &'a str) -> Option<&'a str> {
         match self {
             Text::Absent => None,
-            Text::At(start, end) => json.get(*start as usize..*end as usize),
+            Text::At(span) => span.get(json),
             Text::Owned(s) => Some(s),
         }
     }
@@ -342,7 +359,7 @@ impl Text {
 /// once for names that are not slices of the text).
 #[derive(Debug, Default)]
 pub(crate) struct Names {
-    spans: Vec<(u32, u32)>,
+    spans: Vec<Span>,
     owned: OnceLock<Vec<String>>,
 }
 
@@ -361,17 +378,10 @@ impl Names {
         let mut spans = Vec::new();
         let mut names = names.into_iter();
         while let Some(name) = names.next() {
-            match span_of(name, json) {
+            match Span::of(name, json) {
                 Some(span) => spans.push(span),
                 None => {
-                    let mut owned: Vec<String> = spans
-                        .iter()
-                        .map(|&(start, end)| {
-                            json.get(start as usize..end as usize)
-                                .unwrap_or_default()
-                                .to_owned()
-                        })
-                        .collect();
+                    let mut owned = Self::strings(&spans, json);
                     owned.push(name.to_owned());
                     owned.extend(names.map(str::to_owned));
                     return Self::owned(owned);
@@ -408,24 +418,20 @@ impl Names {
     fn contains(&self, json: &str, name: &str) -> bool {
         match self.owned.get() {
             Some(owned) => owned.iter().any(|n| n == name),
-            None => self
-                .spans
-                .iter()
-                .any(|&(start, end)| json.get(start as usize..end as usize) == Some(name)),
+            None => self.spans.iter().any(|span| span.get(json) == Some(name)),
         }
     }
 
     fn list(&self, json: &str) -> &[String] {
-        self.owned.get_or_init(|| {
-            self.spans
-                .iter()
-                .map(|&(start, end)| {
-                    json.get(start as usize..end as usize)
-                        .unwrap_or_default()
-                        .to_owned()
-                })
-                .collect()
-        })
+        self.owned.get_or_init(|| Self::strings(&self.spans, json))
+    }
+
+    /// The strings at `spans` of `json`.
+    fn strings(spans: &[Span], json: &str) -> Vec<String> {
+        spans
+            .iter()
+            .map(|span| span.get(json).unwrap_or_default().to_owned())
+            .collect()
     }
 }
 
