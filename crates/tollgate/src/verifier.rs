@@ -596,7 +596,7 @@ impl Verifier {
     }
 
     /// Verifies `token` now and deserializes its claims into `T`, straight from the JSON
-    /// text (no intermediate [`Value`]).
+    /// text (no intermediate [`serde_json::Value`]).
     pub fn verify_as<T: DeserializeOwned>(&self, token: &str) -> Result<VerifiedToken<T>, Error> {
         self.check(token)?.deserialize_claims()
     }
