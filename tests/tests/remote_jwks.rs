@@ -659,6 +659,48 @@ async fn a_provider_never_reached_means_503_not_401() {
     .await;
 }
 
+/// Static keys next to remote keys that never loaded (the demo: its own signing key and an
+/// identity provider): a token naming a key the static set lacks may be the provider's, so
+/// it cannot be judged yet — 503, not "unknown signing key".
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn static_keys_beside_remote_keys_that_never_loaded_mean_503_for_other_kids() {
+    let mut idp = Provider::start().await;
+    let provider_key = signer("never-static-1");
+    idp.publish(&[&provider_key]);
+    idp.stop().await;
+    let own = signer("own-1");
+    let keys = remote(&idp)
+        .min_refresh(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let verifier = Verifier::builder()
+        .keys(own.verification_keys().unwrap())
+        .remote_keys(keys.clone())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .unwrap();
+    let app = App::new(AuthLayer::new(verifier));
+
+    // The service's own tokens need no provider.
+    app.bearer(&token(&own)).await.assert_accepted();
+    // The provider's token, and any kid the static keys lack, wait for the provider.
+    assert_keys_unavailable(&app.bearer(&token(&provider_key)).await);
+    assert_keys_unavailable(&app.bearer(&token_with_kid(&random_kid("static"))).await);
+    assert!(keys.current().is_none());
+
+    // Once the provider answers, its tokens pass and unknown kids are the client's fault.
+    idp.restart().await;
+    let provider_token = token(&provider_key);
+    eventually(Duration::from_secs(5), "the provider's token passes", || {
+        let app = &app;
+        let provider_token = &provider_token;
+        async move { app.bearer(provider_token).await.status == StatusCode::OK }
+    })
+    .await;
+    assert_key_unknown(&app.bearer(&token_with_kid(&random_kid("static"))).await);
+}
+
 // ---------------------------------------------------------------------------------------
 // Slow provider
 // ---------------------------------------------------------------------------------------
@@ -802,7 +844,6 @@ async fn garbage_or_huge_answers_leave_the_previous_keys_in_use() {
             false,
         ),
         ("no keys member", br#"{"jwks":[]}"#.to_vec(), false, false),
-        ("an empty key set", br#"{"keys":[]}"#.to_vec(), false, false),
         ("not UTF-8", b"{\"keys\":[\xff\xfe]}".to_vec(), false, false),
         (
             "huge, with Content-Length",
@@ -848,6 +889,60 @@ async fn garbage_or_huge_answers_leave_the_previous_keys_in_use() {
         assert!(holds(&keys, "bad-1"), "{what}: the previous keys are gone");
         assert!(!holds(&keys, "bad-2"), "{what}: the new key loaded");
         app.bearer(&token(&old)).await.assert_accepted();
+    }
+}
+
+/// The provider's answer is the truth even when it leaves no usable key: an empty set, or a
+/// rotation to keys tollgate skips (an RSA JWK without `alg`). The withdrawn key must stop
+/// working at that answer, not be kept as if the provider were down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_key_set_without_usable_keys_withdraws_the_old_keys() {
+    let old = signer("withdrawn-1");
+    let next = signer("withdrawn-2");
+    let mut rsa_without_alg = TestKey::Rs.public_jwk();
+    rsa_without_alg.as_object_mut().unwrap().remove("alg");
+    let cases: Vec<(&str, Value)> = vec![
+        ("an empty key set", json!({ "keys": [] })),
+        (
+            "only an RSA key without alg",
+            json!({ "keys": [rsa_without_alg] }),
+        ),
+    ];
+    for (what, withdrawn) in cases {
+        let idp = Provider::start().await;
+        idp.publish(&[&old]);
+        let keys = loaded(remote(&idp)).await;
+        let verifier = verifier(&keys);
+        let app = App::new(AuthLayer::new(verifier.clone()));
+        let old_token = token(&old);
+        app.bearer(&old_token).await.assert_accepted();
+        assert!(verifier.keys_loaded(), "{what}: ready with the old key");
+
+        // The provider withdraws its key; an unknown kid makes the layer refetch.
+        idp.publish_json(&withdrawn);
+        let fetches = keys.fetch_count();
+        assert_key_unknown(&app.bearer(&token_with_kid(&random_kid("withdrawn"))).await);
+        assert_eq!(keys.fetch_count(), fetches + 1, "{what}: one refetch");
+        assert_eq!(
+            keys.current().map(|set| set.len()),
+            Some(0),
+            "{what}: the withdrawn keys are still in use"
+        );
+        assert_key_unknown(&app.bearer(&old_token).await);
+        assert!(!verifier.keys_loaded(), "{what}: ready without a usable key");
+
+        // The provider publishes a usable key again: a token naming it is accepted once
+        // the refetch cooldown (500 ms here) has passed.
+        idp.publish(&[&next]);
+        let next_token = token(&next);
+        eventually(Duration::from_secs(5), "the next key is accepted", || {
+            let app = &app;
+            let next_token = &next_token;
+            async move { app.bearer(next_token).await.status == StatusCode::OK }
+        })
+        .await;
+        assert_key_unknown(&app.bearer(&old_token).await);
+        assert!(verifier.keys_loaded(), "{what}: ready again");
     }
 }
 

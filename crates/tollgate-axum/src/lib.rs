@@ -67,14 +67,15 @@
 //! | `tollgate_revocation_cache_total` | counter | `result` = `hit` \| `miss` | revocation lookups through a [`tollgate::CachingStore`]: `hit` answered from memory, `miss` sent to the backend (or joined a lookup in flight); one per lookup |
 //! | `tollgate_token_cache_total` | counter | `result` = `hit` \| `miss` | verifications through a verifier's verified-token cache (`tollgate::VerifierBuilder::token_cache`, opt-in): `hit` a repeat token whose signature was not checked again (its `exp`/`nbf` were), `miss` verified from scratch (passed or not); none when the cache is off |
 //! | `tollgate_revocation_store_errors_total` | counter | — | revocation lookups the store could not answer (the layer then fails closed with 503, or open, per [`AuthLayer::on_store_error`]) |
-//! | `tollgate_jwks_fetches_total` | counter | `result` = `success` \| `failure` | JWK Set fetches of `tollgate::remote::RemoteKeys` (feature `remote`): refreshes and refetches |
+//! | `tollgate_jwks_fetches_total` | counter | `result` = `success` \| `no_usable_key` \| `failure` | JWK Set fetches of `tollgate::remote::RemoteKeys` (feature `remote`): refreshes and refetches; `no_usable_key`: the provider answered with a set holding no usable key, which replaced its keys (its tokens are refused until it publishes one) |
 //! | `tollgate_jwks_keys` | gauge | — | keys currently loaded from identity providers, summed over all `RemoteKeys` |
 //! | `tollgate_jwks_refetch_unknown_kid_total` | counter | — | refetches triggered by a token whose `kid` was unknown (at most one per cooldown, however many such tokens arrive) |
 //! | `tollgate_revocation_push_reconnects_total` | counter | — | times a `tollgate-redis` store got its invalidation channel back after losing it (feature `metrics` of `tollgate-redis`) |
 //!
 //! What to look at when logins fail: `reason="token_expired"` (clients not refreshing),
 //! `key_unknown` with `tollgate_jwks_fetches_total{result="failure"}` (keys rotated and the
-//! provider unreachable), `revocation_unavailable` and
+//! provider unreachable) or `{result="no_usable_key"}` (the provider withdrew its keys, or
+//! publishes only keys tollgate cannot use), `revocation_unavailable` and
 //! `tollgate_revocation_store_errors_total` (Redis down), a burst of `signature_invalid` /
 //! `token_malformed` (someone spraying forged tokens).
 //!

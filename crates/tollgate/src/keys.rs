@@ -555,7 +555,7 @@ impl KeySet {
     /// because the file is the operator's own; see [`KeySet::from_public_jwks`] for sets
     /// published by someone else.
     pub fn from_jwks(json: &str) -> Result<Self, ConfigError> {
-        Self::parse_jwks(json, None, true)
+        Self::parse_jwks(json, None, true)?.usable()
     }
 
     /// Loads a JWK Set published by an identity provider: only public keys are accepted.
@@ -564,7 +564,25 @@ impl KeySet {
         json: &str,
         default_algorithm: Option<Algorithm>,
     ) -> Result<Self, ConfigError> {
+        Self::published(json, default_algorithm)?.usable()
+    }
+
+    /// [`KeySet::from_public_jwks`] that also accepts a set with no usable key: what an
+    /// identity provider answers when it withdraws its keys, which must replace the keys
+    /// it had published (never be mistaken for an outage that keeps them).
+    pub(crate) fn published(
+        json: &str,
+        default_algorithm: Option<Algorithm>,
+    ) -> Result<Self, ConfigError> {
         Self::parse_jwks(json, default_algorithm, false)
+    }
+
+    /// `self`, or [`ConfigError::NoUsableKeys`] when it holds no key.
+    fn usable(self) -> Result<Self, ConfigError> {
+        if self.keys.is_empty() {
+            return Err(ConfigError::NoUsableKeys(self.skipped));
+        }
+        Ok(self)
     }
 
     /// Reads a JWK Set file; see [`KeySet::from_jwks`].
@@ -614,9 +632,6 @@ impl KeySet {
                     set.skipped.push(format!("{label}: {why}"));
                 }
             }
-        }
-        if set.keys.is_empty() {
-            return Err(ConfigError::NoUsableKeys(set.skipped));
         }
         Ok(set)
     }

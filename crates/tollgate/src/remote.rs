@@ -10,10 +10,18 @@
 //!   [cooldown](RemoteKeysBuilder::cooldown); concurrent callers share the one fetch, and
 //!   wait for it at most [`RemoteKeysBuilder::unknown_kid_wait`]. A flood of random `kid`s
 //!   causes at most one fetch per cooldown.
-//! - **Provider down**: the last good keys stay in use and the task keeps retrying with
-//!   exponential backoff. Until a first set was loaded, verification fails with
-//!   [`ErrorKind::KeysUnavailable`](crate::ErrorKind::KeysUnavailable) (a 503: the client
-//!   did nothing wrong).
+//! - **Provider down** (a network error, a timeout, a non-2xx answer, a body that is not a
+//!   JWK Set): the last good keys stay in use and the task keeps retrying with exponential
+//!   backoff. Until a first set was loaded, a token whose key is not among the static keys
+//!   fails with [`ErrorKind::KeysUnavailable`](crate::ErrorKind::KeysUnavailable) (a 503:
+//!   the client did nothing wrong).
+//! - **Keys withdrawn**: a JWK Set the provider did serve replaces the keys, even when it
+//!   holds no usable key (`{"keys":[]}`, or only keys that are skipped): a key the provider
+//!   removed is never trusted past that answer. The fetch is then logged at ERROR and
+//!   counted as `tollgate_jwks_fetches_total{result="no_usable_key"}`, and tokens of the
+//!   provider are refused until it publishes a usable key again.
+//! - **Discovery** over `https` must name an `https` `jwks_uri`: a downgrade to plain HTTP
+//!   is refused like an unreachable provider.
 //! - **Limits**: each fetch has a timeout ([`DEFAULT_TIMEOUT`]) and a maximum body size
 //!   ([`DEFAULT_MAX_BODY`]); entries are filtered like static keys (a bad entry is skipped
 //!   and logged, the rest are used).
@@ -83,7 +91,7 @@ pub enum FetchError {
     TooLarge,
     /// The discovery document is malformed, or names another issuer.
     Discovery(String),
-    /// The JWK Set is malformed or holds no usable key.
+    /// The body is not a JWK Set (`{"keys": [...]}`).
     Keys(ConfigError),
     /// The body is not UTF-8 text.
     NotText,
@@ -425,15 +433,27 @@ impl Shared {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         match self.fetch().await {
             Ok((keys, max_age)) => {
-                tracing::info!(
-                    target: "tollgate::remote",
-                    keys = keys.len(),
-                    skipped = keys.skipped().len(),
-                    "fetched the JWK Set"
-                );
+                // The provider answered: what it publishes now is the truth, even when it
+                // withdrew every key (or published only keys tollgate cannot use). Keeping
+                // the old keys then would keep trusting a key the provider took back.
+                if keys.is_empty() {
+                    tracing::error!(
+                        target: "tollgate::remote",
+                        skipped = ?keys.skipped(),
+                        "the JWK Set holds no usable key: every token of this provider is refused until it does"
+                    );
+                    crate::telemetry::jwks_fetch(crate::telemetry::FetchResult::NoUsableKey);
+                } else {
+                    tracing::info!(
+                        target: "tollgate::remote",
+                        keys = keys.len(),
+                        skipped = keys.skipped().len(),
+                        "fetched the JWK Set"
+                    );
+                    crate::telemetry::jwks_fetch(crate::telemetry::FetchResult::Success);
+                }
                 let loaded = keys.len();
                 let previous = self.keys.swap(Some(Arc::new(keys)));
-                crate::telemetry::jwks_fetch(true);
                 crate::telemetry::jwks_keys_changed(
                     loaded as f64 - previous.map_or(0, |keys| keys.len()) as f64,
                 );
@@ -442,7 +462,7 @@ impl Shared {
                 Ok(max_age)
             }
             Err(error) => {
-                crate::telemetry::jwks_fetch(false);
+                crate::telemetry::jwks_fetch(crate::telemetry::FetchResult::Failure);
                 let stale = self.keys.load().is_some();
                 tracing::warn!(target: "tollgate::remote", %error, keeping_stale_keys = stale, "JWK Set fetch failed");
                 Err(error)
@@ -460,8 +480,7 @@ impl Shared {
                 return Err(error);
             }
         };
-        let keys =
-            KeySet::from_public_jwks(&body, self.default_algorithm).map_err(FetchError::Keys)?;
+        let keys = KeySet::published(&body, self.default_algorithm).map_err(FetchError::Keys)?;
         Ok((keys, max_age))
     }
 
@@ -486,10 +505,19 @@ impl Shared {
                 doc.issuer
             )));
         }
-        if !(doc.jwks_uri.starts_with("https://") || doc.jwks_uri.starts_with("http://")) {
-            return Err(FetchError::Discovery(
-                "jwks_uri is not an http(s) URL".into(),
-            ));
+        // Keys fetched over plain HTTP could be swapped by anyone on the path: an issuer
+        // discovered over https must publish its keys over https too. (An http issuer, as
+        // on loopback in tests, may name an http key set: it was never protected.)
+        let scheme_ok = if issuer.starts_with("https://") {
+            doc.jwks_uri.starts_with("https://")
+        } else {
+            doc.jwks_uri.starts_with("https://") || doc.jwks_uri.starts_with("http://")
+        };
+        if !scheme_ok {
+            return Err(FetchError::Discovery(format!(
+                "jwks_uri {:?} is not an https URL",
+                doc.jwks_uri
+            )));
         }
         self.jwks_uri.store(Some(Arc::new(doc.jwks_uri.clone())));
         Ok(doc.jwks_uri)

@@ -24,7 +24,9 @@ pub const REVOCATION_CACHE: &str = "tollgate_revocation_cache_total";
 pub const TOKEN_CACHE: &str = "tollgate_token_cache_total";
 /// Counter: revocation lookups the store could not answer (`tollgate-axum`).
 pub const REVOCATION_STORE_ERRORS: &str = "tollgate_revocation_store_errors_total";
-/// Counter `{result="success"|"failure"}`: JWK Set fetches (feature `remote`).
+/// Counter `{result="success"|"no_usable_key"|"failure"}`: JWK Set fetches (feature
+/// `remote`). `no_usable_key`: the provider answered with a set that holds no key tollgate
+/// can use, which replaced the keys it had.
 pub const JWKS_FETCHES: &str = "tollgate_jwks_fetches_total";
 /// Gauge: keys currently loaded from identity providers, summed over every
 /// [`crate::remote::RemoteKeys`] alive (feature `remote`).
@@ -115,8 +117,12 @@ mod emit {
     }
 
     #[cfg(feature = "remote")]
-    pub(crate) fn jwks_fetch(success: bool) {
-        let result = if success { "success" } else { "failure" };
+    pub(crate) fn jwks_fetch(result: FetchResult) {
+        let result = match result {
+            FetchResult::Success => "success",
+            FetchResult::NoUsableKey => "no_usable_key",
+            FetchResult::Failure => "failure",
+        };
         metrics::counter!(JWKS_FETCHES, "result" => result).increment(1);
     }
 
@@ -147,7 +153,7 @@ mod emit {
 
     #[cfg(feature = "remote")]
     #[inline(always)]
-    pub(crate) fn jwks_fetch(_: bool) {}
+    pub(crate) fn jwks_fetch(_: FetchResult) {}
 
     #[cfg(feature = "remote")]
     #[inline(always)]
@@ -159,6 +165,18 @@ mod emit {
 }
 
 pub(crate) use emit::*;
+
+/// How a JWK Set fetch ended, for [`JWKS_FETCHES`].
+#[cfg(feature = "remote")]
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum FetchResult {
+    /// A set with usable keys was loaded.
+    Success,
+    /// The provider answered with a set without a usable key, which replaced the keys.
+    NoUsableKey,
+    /// No answer, or not a JWK Set: the last good keys stay.
+    Failure,
+}
 
 /// Starts timing a verification: `Some` only when metrics are compiled in.
 #[inline(always)]

@@ -518,13 +518,15 @@ impl Verifier {
             .ok_or(Error::new(ErrorKind::WrongIssuer))
     }
 
-    /// Whether this verifier has keys to verify with: static keys, or remote keys loaded at
-    /// least once (for [`Verifier::any_of`], every verifier has). For readiness checks.
+    /// Whether this verifier has keys to verify with: static keys, or remote keys whose
+    /// last answer held a usable key (for [`Verifier::any_of`], every verifier has). For
+    /// readiness checks: remote keys that never loaded, or that the provider withdrew
+    /// (`{"keys":[]}`), do not count.
     pub fn keys_loaded(&self) -> bool {
         if !self.inner.delegates.is_empty() {
             return self.inner.delegates.iter().all(Verifier::keys_loaded);
         }
-        !self.inner.keys.is_empty() || self.remote_keys().is_some()
+        !self.inner.keys.is_empty() || self.remote_keys().is_some_and(|keys| !keys.is_empty())
     }
 
     /// How many verified tokens are cached now (for [`Verifier::any_of`], summed over its
@@ -856,6 +858,14 @@ impl Verifier {
         Ok(Header { alg, kid })
     }
 
+    /// Whether this verifier has remote keys configured (loaded or not).
+    fn awaits_remote_keys(&self) -> bool {
+        #[cfg(feature = "remote")]
+        return self.inner.remote.is_some();
+        #[cfg(not(feature = "remote"))]
+        false
+    }
+
     /// The remote keys as they are now, if any are configured and loaded.
     fn remote_keys(&self) -> Option<Arc<KeySet>> {
         #[cfg(feature = "remote")]
@@ -874,6 +884,13 @@ impl Verifier {
         signature: &[u8],
     ) -> Result<Option<Arc<str>>, Error> {
         let remote = self.remote_keys();
+        // Remote keys that never loaded may hold the token's key: not knowing it then is
+        // no fault of the client's (503), whatever the static keys are.
+        let unknown = if self.awaits_remote_keys() && remote.is_none() {
+            ErrorKind::KeysUnavailable
+        } else {
+            ErrorKind::UnknownKey
+        };
         if self.inner.keys.is_empty() && remote.is_none() {
             return Err(ErrorKind::KeysUnavailable.into());
         }
@@ -891,7 +908,7 @@ impl Verifier {
                 .iter()
                 .flatten()
                 .find_map(|set| set.get(kid))
-                .ok_or(Error::new(ErrorKind::UnknownKey))?;
+                .ok_or(Error::new(unknown))?;
             if key.algorithm() != header.alg {
                 return Err(ErrorKind::AlgorithmMismatch.into());
             }
@@ -900,7 +917,9 @@ impl Verifier {
         }
         let mut candidates = keys().filter(|k| k.algorithm() == header.alg);
         let Some(first) = candidates.next() else {
-            return Err(if keys().count() == 1 {
+            return Err(if unknown == ErrorKind::KeysUnavailable {
+                unknown
+            } else if keys().count() == 1 {
                 ErrorKind::AlgorithmMismatch
             } else {
                 ErrorKind::UnknownKey
