@@ -148,7 +148,11 @@ async fn an_https_issuer_naming_an_http_jwks_uri_is_refused() {
     let good = signer("https-1", &issuer);
     let hits = Arc::new(AtomicUsize::new(0));
     let jwks_uri = format!("{issuer}/jwks.json");
-    serve_https(&pki, listener, provider(&issuer, &jwks_uri, &good, hits.clone()));
+    serve_https(
+        &pki,
+        listener,
+        provider(&issuer, &jwks_uri, &good, hits.clone()),
+    );
     let (keys, app) = discover(&pki, &issuer);
     assert!(
         keys.wait_until_loaded(Duration::from_secs(5)).await,
@@ -190,7 +194,11 @@ async fn an_https_issuer_naming_an_http_jwks_uri_is_refused() {
         outcome.body
     );
     assert_eq!(outcome.json()["code"], "keys_unavailable");
-    assert_eq!(http_hits.load(Ordering::SeqCst), 0, "the http jwks_uri was fetched");
+    assert_eq!(
+        http_hits.load(Ordering::SeqCst),
+        0,
+        "the http jwks_uri was fetched"
+    );
     assert!(keys.fetch_count() >= 1, "no fetch was tried");
     assert!(keys.current().is_none());
 }

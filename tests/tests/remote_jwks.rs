@@ -692,11 +692,15 @@ async fn static_keys_beside_remote_keys_that_never_loaded_mean_503_for_other_kid
     // Once the provider answers, its tokens pass and unknown kids are the client's fault.
     idp.restart().await;
     let provider_token = token(&provider_key);
-    eventually(Duration::from_secs(5), "the provider's token passes", || {
-        let app = &app;
-        let provider_token = &provider_token;
-        async move { app.bearer(provider_token).await.status == StatusCode::OK }
-    })
+    eventually(
+        Duration::from_secs(5),
+        "the provider's token passes",
+        || {
+            let app = &app;
+            let provider_token = &provider_token;
+            async move { app.bearer(provider_token).await.status == StatusCode::OK }
+        },
+    )
     .await;
     assert_key_unknown(&app.bearer(&token_with_kid(&random_kid("static"))).await);
 }
@@ -929,7 +933,10 @@ async fn a_key_set_without_usable_keys_withdraws_the_old_keys() {
             "{what}: the withdrawn keys are still in use"
         );
         assert_key_unknown(&app.bearer(&old_token).await);
-        assert!(!verifier.keys_loaded(), "{what}: ready without a usable key");
+        assert!(
+            !verifier.keys_loaded(),
+            "{what}: ready without a usable key"
+        );
 
         // The provider publishes a usable key again: a token naming it is accepted once
         // the refetch cooldown (500 ms here) has passed.

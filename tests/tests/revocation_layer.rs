@@ -279,3 +279,126 @@ async fn cancelled_lookups_leave_nothing_behind() {
         "dropped requests must not leak in-flight cells"
     );
 }
+
+/// A token may claim an `iat` in the future (the verifier does not validate `iat` unless
+/// told to): it must not escape a cut-off that covers every token issued up to now.
+#[tokio::test]
+async fn a_future_iat_does_not_beat_a_subject_cut_off() {
+    let store = CountingStore::default();
+    let app = revoking_app(&store);
+    let t = now();
+    let forward_dated = token_with_claims(TestKey::Hs, json!({ "iat": t + 3600, "jti": "fut" }));
+    // Within the leeway, a clock a little ahead is not treated as forward-dating.
+    let slightly_ahead = token_with_claims(TestKey::Hs, json!({ "iat": t + 30, "jti": "ahead" }));
+    app.bearer(&forward_dated).await.assert_accepted();
+
+    store
+        .revoke_subject(ISSUER, "alice", t + 1, t + 7200)
+        .await
+        .unwrap();
+    app.bearer(&forward_dated)
+        .await
+        .assert_invalid_token(REVOKED.0, REVOKED.1);
+    app.bearer(&slightly_ahead).await.assert_accepted();
+}
+
+/// The in-memory store answering only through the awaited `check`, as a remote store does:
+/// a [`tollgate::CachingStore`] in front of it then answers repeats from its own cache.
+#[derive(Debug, Clone, Default)]
+struct Remote(MemoryStore);
+
+impl RevocationStore for Remote {
+    fn revoke_token<'a>(
+        &'a self,
+        issuer: &'a str,
+        id: &'a str,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.0.revoke_token(issuer, id, until)
+    }
+
+    fn revoke_subject<'a>(
+        &'a self,
+        issuer: &'a str,
+        subject: &'a str,
+        before: u64,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.0.revoke_subject(issuer, subject, before, until)
+    }
+
+    fn remove_token<'a>(
+        &'a self,
+        issuer: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.0.remove_token(issuer, id)
+    }
+
+    fn remove_subject<'a>(
+        &'a self,
+        issuer: &'a str,
+        subject: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.0.remove_subject(issuer, subject)
+    }
+
+    fn check<'a>(&'a self, token: &'a TokenRef) -> BoxFuture<'a, Result<Status, StoreError>> {
+        self.0.check(token)
+    }
+}
+
+/// Two tokens with the same `jti` (providers and authorizer contexts that reuse a session
+/// id) but another subject or `iat` must each get their own verdict from a cache in front of
+/// the store: the answer depends on all of them, not on the id alone.
+#[tokio::test]
+async fn a_caching_store_keys_its_answers_on_subject_and_iat_too() {
+    let t = now();
+    let bob = token_with_claims(TestKey::Hs, json!({ "jti": "session-1", "sub": "bob" }));
+    let alice = token_with_claims(TestKey::Hs, json!({ "jti": "session-1", "sub": "alice" }));
+    let new = token_with_claims(
+        TestKey::Hs,
+        json!({ "jti": "session-2", "sub": "carol", "iat": t + 1 }),
+    );
+    let old = token_with_claims(
+        TestKey::Hs,
+        json!({ "jti": "session-2", "sub": "carol", "iat": t - 100 }),
+    );
+    let store = Remote::default();
+    store
+        .revoke_subject(ISSUER, "alice", t + 1, t + 7200)
+        .await
+        .unwrap();
+    store
+        .revoke_subject(ISSUER, "carol", t, t + 7200)
+        .await
+        .unwrap();
+    let cache = tollgate::CachingStore::builder(store)
+        .active_ttl(std::time::Duration::from_secs(60))
+        .build();
+    let app = App::new(layer().revocation(cache.clone()));
+    // The first answer of each pair ("not revoked") is cached...
+    app.bearer(&bob).await.assert_accepted();
+    app.bearer(&new).await.assert_accepted();
+    // ... and must not decide the token that shares its id.
+    app.bearer(&alice)
+        .await
+        .assert_invalid_token(REVOKED.0, REVOKED.1);
+    app.bearer(&old)
+        .await
+        .assert_invalid_token(REVOKED.0, REVOKED.1);
+    // Repeats are answered from the cache, each with its own verdict.
+    app.bearer(&bob).await.assert_accepted();
+    app.bearer(&alice)
+        .await
+        .assert_invalid_token(REVOKED.0, REVOKED.1);
+    assert_eq!(cache.cached_entries(), 4);
+
+    // A logout of one of them (by id) forgets every cached answer for that id.
+    tollgate::revocation::revoke(&cache, &verifier().build().unwrap().verify(&bob).unwrap())
+        .await
+        .unwrap();
+    app.bearer(&bob)
+        .await
+        .assert_invalid_token(REVOKED.0, REVOKED.1);
+}

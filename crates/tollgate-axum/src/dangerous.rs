@@ -34,9 +34,12 @@
 //! Keep that permission to API Gateway.
 //!
 //! What still applies to gateway claims: revocation (the layer's store is asked with their
-//! `iss`/`jti`/`sub`/`iat`, so a logout is honoured at once), and `exp` (with 60 s leeway)
-//! when the gateway forwards it — a Lambda authorizer's cached answer can outlive the token.
-//! What does not: the signature, `iss`, `aud`, `nbf` and `typ`, which are the gateway's job.
+//! `iss`/`jti`/`sub`/`iat`, so a logout is honoured at once), `exp` (with 60 s leeway)
+//! when the gateway forwards it — a Lambda authorizer's cached answer can outlive the token
+//! — and, with [`ApiGatewayTrust::issuer`], the issuer: claims naming another are refused,
+//! and claims naming none are taken as that issuer's, so that revocations are looked up
+//! under the same issuer for every request. What does not: the signature, `aud`, `nbf` and
+//! `typ`, which are the gateway's job.
 //!
 //! # How API Gateway flattens claims
 //! The gateway forwards every claim as a string. The layer turns them back into what the
@@ -107,17 +110,54 @@ use tollgate::{Algorithm, ClaimPath, Error, ErrorKind, VerifiedToken};
 /// Skips signature verification for requests that carry the gateway's verdict. Safe only
 /// when nothing but API Gateway, with authorizers for the issuer you trust, can invoke the
 /// function.
-pub fn trust_api_gateway(mut layer: AuthLayer, roles_claim: impl Into<ClaimPath>) -> AuthLayer {
-    layer.config_mut().gateway = Some(ApiGatewayTrust {
-        roles_claim: roles_claim.into(),
-    });
+pub fn trust_api_gateway(layer: AuthLayer, roles_claim: impl Into<ClaimPath>) -> AuthLayer {
+    trust_api_gateway_with(layer, ApiGatewayTrust::new(roles_claim))
+}
+
+/// [`trust_api_gateway`] with every option of [`ApiGatewayTrust`], e.g. the issuer the
+/// gateway's authorizers verify tokens of.
+///
+/// # Security
+/// As [`trust_api_gateway`]: skips signature verification for requests that carry the
+/// gateway's verdict.
+pub fn trust_api_gateway_with(mut layer: AuthLayer, trust: ApiGatewayTrust) -> AuthLayer {
+    layer.config_mut().gateway = Some(trust);
     layer
 }
 
-/// The configuration [`trust_api_gateway`] adds to a layer.
+/// How an [`AuthLayer`] reads API Gateway's verdict; see [`trust_api_gateway_with`].
 #[derive(Debug, Clone)]
-pub(crate) struct ApiGatewayTrust {
+#[must_use]
+pub struct ApiGatewayTrust {
     roles_claim: ClaimPath,
+    issuer: Option<String>,
+}
+
+impl ApiGatewayTrust {
+    /// Roles read from the top-level claim `roles_claim` (use the same path as the
+    /// verifier's `roles_claim`); no issuer rule.
+    pub fn new(roles_claim: impl Into<ClaimPath>) -> Self {
+        Self {
+            roles_claim: roles_claim.into(),
+            issuer: None,
+        }
+    }
+
+    /// The issuer whose tokens the gateway's authorizers verify, exactly as its `iss`.
+    ///
+    /// Gateway claims naming another `iss` are refused (401 `issuer_mismatch`), and claims
+    /// without one — a Lambda authorizer's context often has none — are taken as this
+    /// issuer's. So every gateway-verified token has the same issuer as the tokens the
+    /// layer verifies itself, and a subject revocation written under it
+    /// ([`tollgate::RevocationStore::revoke_subject`]) covers them all.
+    ///
+    /// Without it, revocations of gateway tokens are looked up under the `iss` the gateway
+    /// forwards, and under `""` when it forwards none: a `revoke_subject` must then name
+    /// exactly that issuer, or it revokes nothing.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
 }
 
 /// Who produced the claims, which decides how a flattened list reads.
@@ -166,6 +206,16 @@ impl ApiGatewayTrust {
         }
         if let Some(value) = claims.get_mut(self.roles_claim.as_str()) {
             unflatten_list(value, source);
+        }
+        if let Some(issuer) = &self.issuer {
+            match claims.get("iss") {
+                None | Some(Value::Null) => {
+                    claims.insert("iss".into(), Value::String(issuer.clone()));
+                }
+                Some(Value::String(iss)) if iss == issuer => {}
+                Some(Value::String(_)) => return Err(ErrorKind::WrongIssuer.into()),
+                Some(_) => return Err(ErrorKind::InvalidClaim("iss").into()),
+            }
         }
         let token = tollgate::dangerous::token_from_trusted_claims(
             claims,
@@ -296,25 +346,35 @@ fn parse_date(text: &str) -> Option<u64> {
     ];
     let month = MONTHS.iter().position(|m| *m == month)? as u64 + 1;
     let day: u64 = day.parse().ok().filter(|d| (1..=31).contains(d))?;
-    let year: u64 = year.parse().ok().filter(|y| *y >= 1970)?;
+    // Four-digit years only: a date is read from a client-facing service's output, and a
+    // huge year must be refused, not overflow.
+    let year: u64 = year.parse().ok().filter(|y| (1970..=9999).contains(y))?;
     let mut hms = time.split(':').map(|p| p.parse::<u64>().ok());
     let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
     if hms.next().is_some() || h > 23 || m > 59 || s > 60 {
         return None;
     }
-    Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s)
+    days_from_civil(year, month, day)?
+        .checked_mul(86_400)?
+        .checked_add(h * 3600 + m * 60 + s)
 }
 
 /// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (H. Hinnant's
-/// algorithm), for years from 1970.
-fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
-    let y = if month <= 2 { year - 1 } else { year };
+/// algorithm), for years from 1970; `None` if it does not fit.
+fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
+    let y = if month <= 2 {
+        year.checked_sub(1)?
+    } else {
+        year
+    };
     let era = y / 400;
     let yoe = y - era * 400;
     let mp = (month + 9) % 12;
     let doy = (153 * mp + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    era.checked_mul(146_097)?
+        .checked_add(doe)?
+        .checked_sub(719_468)
 }
 
 fn now_secs() -> u64 {
@@ -379,10 +439,24 @@ mod tests {
     }
 
     #[test]
+    fn huge_years_are_refused_without_overflow() {
+        for bad in [
+            "Tue Apr 04 18:39:39 UTC 10000",
+            "Tue Apr 04 18:39:39 UTC 18446744073709551615",
+            "Tue Apr 04 18:39:39 UTC 99999999999999999999",
+            "Tue Jan 01 00:00:00 UTC 1969",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+        assert_eq!(
+            parse_date("Fri Dec 31 23:59:59 UTC 9999"),
+            Some(253_402_300_799)
+        );
+    }
+
+    #[test]
     fn expired_gateway_claims_are_refused() {
-        let trust = ApiGatewayTrust {
-            roles_claim: ClaimPath::default(),
-        };
+        let trust = ApiGatewayTrust::new(ClaimPath::default());
         let claims = json!({"sub": "a", "exp": "1000"})
             .as_object()
             .unwrap()
@@ -396,11 +470,39 @@ mod tests {
 
     #[test]
     fn unreadable_dates_are_refused() {
-        let trust = ApiGatewayTrust {
-            roles_claim: ClaimPath::default(),
-        };
+        let trust = ApiGatewayTrust::new(ClaimPath::default());
         let claims = json!({"exp": "next week"}).as_object().unwrap().clone();
         let error = trust.read(claims, Source::HttpJwt, 0).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::InvalidClaim("exp"));
+    }
+
+    #[test]
+    fn a_configured_issuer_names_iss_less_claims_and_refuses_others() {
+        let trust = ApiGatewayTrust::new(ClaimPath::default()).issuer("https://idp.example");
+        let map = |v: Value| v.as_object().unwrap().clone();
+        let token = trust
+            .read(map(json!({"sub": "a"})), Source::Joined, 0)
+            .unwrap();
+        assert_eq!(token.issuer(), Some("https://idp.example"));
+        let token = trust
+            .read(
+                map(json!({"sub": "a", "iss": "https://idp.example"})),
+                Source::HttpJwt,
+                0,
+            )
+            .unwrap();
+        assert_eq!(token.issuer(), Some("https://idp.example"));
+        let error = trust
+            .read(
+                map(json!({"sub": "a", "iss": "https://other.example"})),
+                Source::HttpJwt,
+                0,
+            )
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::WrongIssuer);
+        let error = trust
+            .read(map(json!({"sub": "a", "iss": 7})), Source::Joined, 0)
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidClaim("iss"));
     }
 }

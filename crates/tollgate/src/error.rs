@@ -52,6 +52,9 @@ pub enum ErrorKind {
     NotYetValid,
     /// `iat` is in the future, leeway included (only when `iat` is validated).
     IssuedInFuture,
+    /// `exp` lies further in the future than the verifier's
+    /// [`max_lifetime`](crate::VerifierBuilder::max_lifetime).
+    LifetimeTooLong,
     /// A required claim is missing; the value is its name.
     MissingClaim(&'static str),
     /// A claim has the wrong JSON type; the value is its name.
@@ -90,6 +93,7 @@ impl ErrorKind {
             Self::Expired => "token_expired",
             Self::NotYetValid => "token_not_yet_valid",
             Self::IssuedInFuture => "token_issued_in_future",
+            Self::LifetimeTooLong => "token_lifetime_too_long",
             Self::MissingClaim(_) => "claim_missing",
             Self::InvalidClaim(_) => "claim_invalid",
             Self::WrongIssuer => "issuer_mismatch",
@@ -120,6 +124,7 @@ impl ErrorKind {
             Self::Expired => "token expired",
             Self::NotYetValid => "token not yet valid",
             Self::IssuedInFuture => "token issued in the future",
+            Self::LifetimeTooLong => "token lifetime too long",
             Self::MissingClaim("exp") => "missing claim exp",
             Self::MissingClaim("iss") => "missing claim iss",
             Self::MissingClaim("aud") => "missing claim aud",

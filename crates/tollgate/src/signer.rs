@@ -211,7 +211,16 @@ pub enum IssueError {
     Signing(jsonwebtoken::errors::Error),
     /// The operating system's random source failed.
     Random(getrandom::Error),
+    /// The lifetime asked for puts `exp` past [`MAX_EXPIRY`] (year 9999).
+    LifetimeTooLong,
 }
+
+/// The `typ` of an RFC 9068 JWT access token, which a [`Signer`] writes by default.
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+/// The latest `exp` a [`Signer`] writes: 9999-12-31T23:59:59Z. Later dates overflow the date
+/// types of many verifiers; a lifetime that reaches past it is refused.
+pub const MAX_EXPIRY: u64 = 253_402_300_799;
 
 impl fmt::Display for IssueError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -219,6 +228,7 @@ impl fmt::Display for IssueError {
             Self::ReservedClaim(name) => write!(f, "claim `{name}` is set by the signer"),
             Self::Signing(_) => f.write_str("signing failed"),
             Self::Random(_) => f.write_str("random source failed"),
+            Self::LifetimeTooLong => f.write_str("the token lifetime reaches past year 9999"),
         }
     }
 }
@@ -228,7 +238,7 @@ impl StdError for IssueError {
         match self {
             Self::Signing(e) => Some(e),
             Self::Random(e) => Some(e),
-            Self::ReservedClaim(_) => None,
+            Self::ReservedClaim(_) | Self::LifetimeTooLong => None,
         }
     }
 }
@@ -344,13 +354,16 @@ impl SignerBuilder {
         self
     }
 
-    /// Default lifetime of a token (default 15 minutes).
+    /// Default lifetime of a token (default 15 minutes). [`SignerBuilder::build`] refuses one
+    /// that would put `exp` past [`MAX_EXPIRY`].
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.signer.ttl = ttl;
         self
     }
 
-    /// The header's `typ` (default `JWT`; `at+jwt` for RFC 9068 access tokens).
+    /// The header's `typ` (default `at+jwt`: an RFC 9068 access token, which a verifier
+    /// with [`crate::VerifierBuilder::access_token_profile`] tells apart from an OIDC ID
+    /// token; `JWT` for a verifier that insists on it).
     pub fn token_type(mut self, typ: impl Into<String>) -> Self {
         self.signer.typ = typ.into();
         self
@@ -369,6 +382,17 @@ impl SignerBuilder {
         }
         if self.signer.ttl.is_zero() {
             return Err(ConfigError::InvalidOption("the token lifetime is zero"));
+        }
+        if now_secs()
+            .checked_add(self.signer.ttl.as_secs())
+            .is_none_or(|exp| exp > MAX_EXPIRY)
+        {
+            return Err(ConfigError::InvalidOption(
+                "the token lifetime reaches past year 9999",
+            ));
+        }
+        if self.signer.typ.is_empty() {
+            return Err(ConfigError::InvalidOption("the token type is empty"));
         }
         if RESERVED.contains(&self.signer.roles_claim.as_str()) {
             return Err(ConfigError::InvalidOption(
@@ -395,7 +419,7 @@ impl Signer {
                 issuer: String::new(),
                 audiences: Vec::new(),
                 ttl: Duration::from_secs(15 * 60),
-                typ: "JWT".into(),
+                typ: ACCESS_TOKEN_TYPE.into(),
                 roles_claim: "roles".into(),
             },
         }
@@ -415,6 +439,10 @@ impl Signer {
     pub fn issue(&self, request: &TokenRequest) -> Result<IssuedToken, IssueError> {
         let now = now_secs();
         let ttl = request.ttl.unwrap_or(self.ttl).as_secs().max(1);
+        let exp = now
+            .checked_add(ttl)
+            .filter(|exp| *exp <= MAX_EXPIRY)
+            .ok_or(IssueError::LifetimeTooLong)?;
         let jti = random_id().map_err(IssueError::Random)?;
         let mut claims = Map::new();
         for (name, value) in &request.claims {
@@ -436,7 +464,7 @@ impl Signer {
         }
         claims.insert("iat".into(), json!(now));
         claims.insert("nbf".into(), json!(now));
-        claims.insert("exp".into(), json!(now + ttl));
+        claims.insert("exp".into(), json!(exp));
         claims.insert("jti".into(), json!(jti));
         if let Some(roles) = &request.roles {
             claims.insert(self.roles_claim.clone(), json!(roles));
@@ -453,7 +481,7 @@ impl Signer {
             token,
             jti,
             issued_at: now,
-            expires_at: now + ttl,
+            expires_at: exp,
             expires_in: ttl,
         })
     }

@@ -15,8 +15,9 @@
 //!    the primitives jsonwebtoken's aws-lc provider uses; with `rust_crypto` only, through
 //!    jsonwebtoken's provider.
 //! 6. A claim set that is a JSON object without duplicate members; `exp` (required by
-//!    default), `nbf` and optionally `iat`, each with a leeway (default 60 s); `iss` and
-//!    `aud` when configured; required claims.
+//!    default, and no further ahead than [`VerifierBuilder::max_lifetime`] when set), `nbf`
+//!    and optionally `iat`, each with a leeway (default 60 s); `iss` and `aud` when
+//!    configured; required claims.
 //!
 //! # Verified-token cache
 //! Off by default. With [`VerifierBuilder::token_cache`], a token that passed every rule is
@@ -84,6 +85,8 @@ struct Inner {
     require_exp: bool,
     validate_iat: bool,
     required_typ: Option<String>,
+    /// Seconds.
+    max_lifetime: Option<u64>,
     required_claims: Vec<&'static str>,
     max_token_len: usize,
     try_all_keys: bool,
@@ -107,6 +110,9 @@ pub struct VerifierBuilder {
     require_exp: bool,
     validate_iat: bool,
     required_typ: Option<String>,
+    /// Set by [`VerifierBuilder::access_token_profile`]: issuer and audience required.
+    access_token_profile: bool,
+    max_lifetime: Option<Duration>,
     required_claims: Vec<&'static str>,
     max_token_len: usize,
     try_all_keys: bool,
@@ -128,6 +134,8 @@ impl Default for VerifierBuilder {
             require_exp: true,
             validate_iat: false,
             required_typ: None,
+            access_token_profile: false,
+            max_lifetime: None,
             required_claims: Vec::new(),
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             try_all_keys: false,
@@ -164,6 +172,15 @@ impl VerifierBuilder {
 
     /// Accepts tokens whose `iss` is exactly `issuer` (no normalisation of case or
     /// trailing slashes). Call again to accept several issuers.
+    ///
+    /// # Security
+    /// Several issuers on one verifier share its keys: **any** of its keys is then trusted
+    /// to sign for **every** listed issuer, so one issuer's key (or whoever holds it) can
+    /// mint tokens that name the other. That is right only when the issuers are one
+    /// authority under several names (e.g. an old and a new URL of the same provider).
+    /// For independent issuers, build one verifier per issuer, each with its own keys, and
+    /// combine them with [`Verifier::any_of`]: a token is then checked only with the keys of
+    /// the issuer it names.
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuers.push(issuer.into());
         self
@@ -196,6 +213,18 @@ impl VerifierBuilder {
         self
     }
 
+    /// Refuses tokens whose `exp` is more than `lifetime` from now (default: no bound).
+    ///
+    /// A bound on how long any accepted token can still live is what lets a revocation be
+    /// kept for a known time: a "log out everywhere" cut-off kept for `lifetime` plus the
+    /// leeway outlives every token it covers. Without it, a provider that mints long-lived
+    /// tokens (or a misconfigured one) outlives the cut-off. Such tokens are refused with
+    /// [`ErrorKind::LifetimeTooLong`].
+    pub fn max_lifetime(mut self, lifetime: Duration) -> Self {
+        self.max_lifetime = Some(lifetime);
+        self
+    }
+
     /// Refuses tokens whose `iat` is later than now plus the leeway (default off).
     pub fn validate_iat(mut self, validate: bool) -> Self {
         self.validate_iat = validate;
@@ -206,6 +235,31 @@ impl VerifierBuilder {
     /// `application/` prefix (RFC 9068 §4: `at+jwt` for access tokens).
     pub fn require_type(mut self, typ: impl Into<String>) -> Self {
         self.required_typ = Some(typ.into());
+        self
+    }
+
+    /// Accepts only JWT access tokens as RFC 9068 defines them: the header's `typ` must be
+    /// `at+jwt` (or `application/at+jwt`, case-insensitively, RFC 9068 §4), and an issuer and
+    /// an audience must be configured ([`VerifierBuilder::build`] refuses otherwise).
+    ///
+    /// This is what tells an access token from an OpenID Connect ID token of the same
+    /// provider: an ID token is signed by the same keys and may name this API as its
+    /// audience (when a client id equals the API's identifier), but its `typ` is `JWT` or
+    /// absent. Tokens from [`crate::Signer`] carry `at+jwt` by default.
+    ///
+    /// ```
+    /// # use tollgate::{Algorithm, Key, Verifier};
+    /// let verifier = Verifier::builder()
+    ///     .key(Key::hmac(&[7u8; 32], Algorithm::HS256)?)
+    ///     .issuer("https://issuer.example")
+    ///     .audience("orders-api")
+    ///     .access_token_profile()
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn access_token_profile(mut self) -> Self {
+        self.required_typ = Some(crate::signer::ACCESS_TOKEN_TYPE.to_owned());
+        self.access_token_profile = true;
         self
     }
 
@@ -310,6 +364,11 @@ impl VerifierBuilder {
         if self.audiences.iter().any(String::is_empty) {
             return Err(ConfigError::InvalidOption("an audience is empty"));
         }
+        if self.access_token_profile && (self.issuers.is_empty() || self.audiences.is_empty()) {
+            return Err(ConfigError::InvalidOption(
+                "the access-token profile (RFC 9068) needs an issuer and an audience",
+            ));
+        }
         if self.max_token_len == 0 {
             return Err(ConfigError::InvalidOption("max_token_len is zero"));
         }
@@ -335,6 +394,7 @@ impl VerifierBuilder {
                 require_exp: self.require_exp,
                 validate_iat: self.validate_iat,
                 required_typ: self.required_typ,
+                max_lifetime: self.max_lifetime.map(|d| d.as_secs()),
                 required_claims: self.required_claims,
                 max_token_len: self.max_token_len,
                 try_all_keys: self.try_all_keys,
@@ -482,6 +542,7 @@ impl Verifier {
                 require_exp: true,
                 validate_iat: false,
                 required_typ: None,
+                max_lifetime: None,
                 required_claims: Vec::new(),
                 max_token_len,
                 try_all_keys: false,
@@ -967,8 +1028,9 @@ impl Verifier {
         Ok(())
     }
 
-    /// The rules that depend on `now`: `exp` (and whether it is required), `nbf`, and `iat`
-    /// when validated, each with the leeway. Checked again on every cache hit.
+    /// The rules that depend on `now`: `exp` (and whether it is required, and how far ahead
+    /// it may be), `nbf`, and `iat` when validated, each with the leeway. Checked again on
+    /// every cache hit.
     fn check_times(
         &self,
         exp: Option<u64>,
@@ -982,6 +1044,11 @@ impl Verifier {
             Some(exp) if exp.saturating_add(leeway) <= now => return Err(ErrorKind::Expired.into()),
             None if inner.require_exp => return Err(ErrorKind::MissingClaim("exp").into()),
             _ => {}
+        }
+        if let (Some(exp), Some(max)) = (exp, inner.max_lifetime)
+            && exp > now.saturating_add(max)
+        {
+            return Err(ErrorKind::LifetimeTooLong.into());
         }
         if nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
             return Err(ErrorKind::NotYetValid.into());

@@ -332,6 +332,33 @@ mod time_claims {
     }
 
     #[test]
+    fn exp_further_ahead_than_the_max_lifetime_is_refused() {
+        let verifier = builder()
+            .max_lifetime(Duration::from_secs(3600))
+            .build()
+            .unwrap();
+        assert_eq!(outcome(&verifier, &with_exp(NOW + 3600)), Ok(()));
+        assert_eq!(
+            outcome(&verifier, &with_exp(NOW + 3601)),
+            Err(ErrorKind::LifetimeTooLong)
+        );
+        assert_eq!(
+            outcome(&builder().build().unwrap(), &with_exp(NOW + 3601)),
+            Ok(())
+        );
+        // What counts is how long the token can still live: it passes once time has come
+        // closer to its `exp`.
+        let long = with_exp(NOW + 7200);
+        assert_eq!(
+            verifier
+                .verify_at(&long, NOW + 3600)
+                .map(drop)
+                .map_err(|e| e.kind()),
+            Ok(())
+        );
+    }
+
+    #[test]
     fn iat_of_the_wrong_type_is_refused() {
         let token = hs256(claims_with(json!({"iat": -5})));
         assert_eq!(
@@ -1882,7 +1909,10 @@ mod signer {
 
         let header = decode_segment(segments(&issued.token)[0]);
         assert_eq!(header["kid"], signer.key().kid());
-        assert_eq!(header["typ"], "JWT");
+        assert_eq!(
+            header["typ"], "at+jwt",
+            "an RFC 9068 access token by default"
+        );
         assert_eq!(token.algorithm(), signer.key().algorithm());
         assert_eq!(token.key_id(), Some(signer.key().kid()));
 
@@ -1991,6 +2021,82 @@ mod signer {
         let past_leeway = issued.expires_at + 60;
         let expired = verifier.verify_at(&issued.token, past_leeway).unwrap_err();
         assert_eq!(expired.kind(), ErrorKind::Expired);
+    }
+
+    #[test]
+    fn a_lifetime_past_year_9999_is_refused_not_wrapped() {
+        let key = || SigningKey::generate_ed25519("k").unwrap();
+        for ttl in [Duration::MAX, Duration::from_secs(u64::MAX / 2)] {
+            let built = Signer::builder(key())
+                .issuer("https://auth.example")
+                .ttl(ttl)
+                .build();
+            assert!(built.is_err(), "{ttl:?}");
+            let signer = signer(key());
+            let issued = signer.issue(&TokenRequest::new("alice").ttl(ttl));
+            assert!(
+                matches!(issued, Err(IssueError::LifetimeTooLong)),
+                "{ttl:?}: {issued:?}"
+            );
+        }
+        // The last representable second is still fine.
+        let signer = signer(key());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let until_9999 = tollgate::signer::MAX_EXPIRY - now - 10;
+        let issued = signer
+            .issue(&TokenRequest::new("alice").ttl(Duration::from_secs(until_9999)))
+            .unwrap();
+        assert!(issued.expires_at <= tollgate::signer::MAX_EXPIRY);
+    }
+
+    /// An OIDC ID token of the same provider, for the same audience: `typ` is `JWT`.
+    fn id_token(signer: &Signer) -> String {
+        let issued = Signer::builder(signer.key().clone())
+            .issuer("https://auth.example")
+            .audience("api")
+            .token_type("JWT")
+            .build()
+            .unwrap()
+            .issue(&TokenRequest::new("alice"))
+            .unwrap();
+        issued.token
+    }
+
+    #[test]
+    fn the_access_token_profile_tells_access_tokens_from_id_tokens() {
+        let signer = signer(SigningKey::generate_ed25519("k").unwrap());
+        let profile = || {
+            Verifier::builder()
+                .keys(signer.verification_keys().unwrap())
+                .issuer("https://auth.example")
+                .audience("api")
+        };
+        let verifier = profile().access_token_profile().build().unwrap();
+        let access = signer.issue(&TokenRequest::new("alice")).unwrap().token;
+        verifier.verify(&access).unwrap();
+        let error = verifier.verify(&id_token(&signer)).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::WrongType);
+        // Without the profile, the ID token passes for an access token: the confusion.
+        profile()
+            .build()
+            .unwrap()
+            .verify(&id_token(&signer))
+            .unwrap();
+
+        // RFC 9068 also has the issuer and the audience checked: the profile needs both.
+        for incomplete in [
+            Verifier::builder()
+                .keys(signer.verification_keys().unwrap())
+                .audience("api"),
+            Verifier::builder()
+                .keys(signer.verification_keys().unwrap())
+                .issuer("https://auth.example"),
+        ] {
+            assert!(incomplete.access_token_profile().build().is_err());
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use super::{
     BoxFuture, Invalidation, InvalidationListener, RevocationStore, Status, StoreError, TokenRef,
-    entry_key, now_secs, with_entry_key,
+    decimal, entry_key, now_secs, with_entry_key, with_entry_key_parts,
 };
 use moka::Expiry;
 use moka::sync::Cache;
@@ -29,16 +29,19 @@ struct Cached {
     until: u64,
     /// How long an `Active` answer is trusted, fixed when it was cached.
     active_ttl: Duration,
+    /// Hash of the token's issuer and id, so that a token's revocation forgets every answer
+    /// for that id (a collision only forgets more).
+    token: u64,
     /// Hash of the token's issuer and subject, so that a subject's cut-off forgets only
     /// that subject's answers (a collision only forgets more).
     subject: u64,
 }
 
-fn subject_hash(issuer: &str, subject: Option<&str>) -> u64 {
+fn hash_of(issuer: &str, name: Option<&str>) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     issuer.hash(&mut hasher);
-    subject.hash(&mut hasher);
+    name.hash(&mut hasher);
     hasher.finish()
 }
 
@@ -219,26 +222,62 @@ impl<S: RevocationStore> CachingStore<S> {
     }
 }
 
-/// The cache key of the answer for the token `id` of `issuer`.
-fn cache_key(issuer: &str, id: &str) -> String {
-    entry_key(CACHE_KEY_KIND, issuer, id)
+/// Calls `f` with the cache key of the answer for `token`. The answer depends on the
+/// token's issuer and id (a token revocation), and on its subject and `iat` (a subject
+/// cut-off): the key holds all four, so two tokens that share an id (some providers reuse
+/// session ids as `jti`) never share an answer. Each part is length-prefixed or ends at a
+/// separator, so no two tokens have one key.
+fn with_answer_key<R>(token: &TokenRef, f: impl FnOnce(&str) -> R) -> R {
+    let (mut id_len_digits, mut iat_digits) = ([0u8; 20], [0u8; 20]);
+    let id_len = decimal(token.id.len() as u64, &mut id_len_digits);
+    let iat = match token.issued_at {
+        Some(iat) => decimal(iat, &mut iat_digits),
+        None => "-",
+    };
+    let (tag, subject) = match &token.subject {
+        Some(subject) => ("=", subject.as_str()),
+        None => ("", ""),
+    };
+    with_entry_key_parts(
+        CACHE_KEY_KIND,
+        &token.issuer,
+        &[id_len, ":", &token.id, iat, ":", tag, subject],
+        f,
+    )
 }
 
-/// The kind of [`entry_key`] the answers are cached under.
+/// The kind of entry key the answers are cached under.
 const CACHE_KEY_KIND: char = 'c';
+/// The kind of entry key under which a token revoked through this store is remembered by
+/// its id alone (its verdict does not depend on subject or `iat`).
+const REVOKED_KEY_KIND: char = 'r';
+
+impl<S> Shared<S> {
+    /// The cached answer for `token`, if any: its own, or the revocation of its id made
+    /// through this store.
+    fn cached(&self, token: &TokenRef) -> Option<Status> {
+        with_answer_key(token, |key| self.cache.get(key))
+            .or_else(|| {
+                with_entry_key(REVOKED_KEY_KIND, &token.issuer, &token.id, |key| {
+                    self.cache.get(key)
+                })
+            })
+            .map(|cached| cached.status)
+    }
+}
 
 impl<S: RevocationStore> Shared<S> {
     fn apply(&self, event: Invalidation) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         match event {
             Invalidation::Token { issuer, id } => {
-                let key = cache_key(&issuer, &id);
-                self.cache.invalidate(&key);
+                let hash = hash_of(&issuer, Some(&id));
+                self.forget(move |cached| cached.token == hash);
                 // A lookup in flight may predate the change: later callers must not join it.
-                self.lock_inflight().remove(&key);
+                self.lock_inflight().clear();
             }
             Invalidation::Subject { issuer, subject } => {
-                let hash = subject_hash(&issuer, Some(&subject));
+                let hash = hash_of(&issuer, Some(&subject));
                 self.forget(move |cached| {
                     cached.subject == hash && cached.status != Status::TokenRevoked
                 });
@@ -284,7 +323,8 @@ impl<S: RevocationStore> Shared<S> {
                 status,
                 until: token.until,
                 active_ttl: self.active_ttl(),
-                subject: subject_hash(&token.issuer, token.subject.as_deref()),
+                token: hash_of(&token.issuer, Some(&token.id)),
+                subject: hash_of(&token.issuer, token.subject.as_deref()),
             };
             self.cache.insert(key.to_owned(), cached);
             // An invalidation between the check above and the insert may have been
@@ -330,18 +370,24 @@ impl<S: RevocationStore> RevocationStore for CachingStore<S> {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             self.shared.store.revoke_token(issuer, id, until).await?;
+            // Every answer cached for this id is forgotten, and the revocation itself is
+            // cached at once: it holds whatever the token's subject and `iat`.
             let shared = &*self.shared;
-            shared.generation.fetch_add(1, Ordering::SeqCst);
-            let key = cache_key(issuer, id);
-            shared.lock_inflight().remove(&key);
-            let cached = Cached {
+            shared.apply(Invalidation::Token {
+                issuer: issuer.to_owned(),
+                id: id.to_owned(),
+            });
+            let revoked = Cached {
                 status: Status::TokenRevoked,
                 until,
                 active_ttl: Duration::ZERO,
+                token: hash_of(issuer, Some(id)),
                 // Cut-offs never forget a revoked token, so its subject is not needed.
                 subject: 0,
             };
-            shared.cache.insert(key, cached);
+            shared
+                .cache
+                .insert(entry_key(REVOKED_KEY_KIND, issuer, id), revoked);
             Ok(())
         })
     }
@@ -399,17 +445,17 @@ impl<S: RevocationStore> RevocationStore for CachingStore<S> {
     fn check<'a>(&'a self, token: &'a TokenRef) -> BoxFuture<'a, Result<Status, StoreError>> {
         Box::pin(async move {
             let shared = &*self.shared;
-            let key = cache_key(&token.issuer, &token.id);
-            if let Some(cached) = shared.cache.get(&key) {
+            if let Some(status) = shared.cached(token) {
                 crate::telemetry::revocation_cache(true);
-                return Ok(cached.status);
+                return Ok(status);
             }
+            let key = with_answer_key(token, str::to_owned);
             let cell = {
                 let mut inflight = shared.lock_inflight();
                 // A fetch may have completed (and left its cell) since the miss above.
-                if let Some(cached) = shared.cache.get(&key) {
+                if let Some(status) = shared.cached(token) {
                     crate::telemetry::revocation_cache(true);
-                    return Ok(cached.status);
+                    return Ok(status);
                 }
                 inflight.entry(key.clone()).or_default().clone()
             };
@@ -432,11 +478,11 @@ impl<S: RevocationStore> RevocationStore for CachingStore<S> {
     fn check_now(&self, token: &TokenRef) -> Option<Status> {
         // Only hits are counted here: on `None` the caller goes on to `check`, which counts
         // the miss (or a hit, if the answer arrived meanwhile), so each lookup counts once.
-        let status = self.shared.store.check_now(token).or_else(|| {
-            with_entry_key(CACHE_KEY_KIND, &token.issuer, &token.id, |key| {
-                self.shared.cache.get(key).map(|cached| cached.status)
-            })
-        });
+        let status = self
+            .shared
+            .store
+            .check_now(token)
+            .or_else(|| self.shared.cached(token));
         if status.is_some() {
             crate::telemetry::revocation_cache(true);
         }

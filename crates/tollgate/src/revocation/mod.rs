@@ -103,7 +103,10 @@ pub struct TokenRef {
     pub id: String,
     /// `sub`, if any.
     pub subject: Option<String>,
-    /// `iat`, if any.
+    /// `iat`, if any — and if it is not later than when this view was built plus the
+    /// default leeway (60 s): a token that claims to be issued in the future is treated as
+    /// one without `iat`, which falls under every subject cut-off, so that a forward-dated
+    /// `iat` cannot outrun a "log out everywhere".
     pub issued_at: Option<u64>,
     /// Until when a revocation of this token must be kept: as long as it would be accepted
     /// (`exp` plus the verifier's leeway), or now plus [`RETENTION_WITHOUT_EXP`] for a
@@ -125,14 +128,18 @@ impl TokenRef {
 
     /// The revocation view of a verified token.
     pub fn new<T>(token: &VerifiedToken<T>) -> Self {
+        let now = now_secs();
+        // The verifier accepts a future `iat` unless told to validate it; a cut-off must
+        // not be beaten by one (see `issued_at`).
+        let latest_iat = now.saturating_add(crate::verifier::DEFAULT_LEEWAY.as_secs());
         Self {
             issuer: token.issuer().unwrap_or_default().to_owned(),
             id: token.revocation_id().to_owned(),
             subject: token.subject().map(str::to_owned),
-            issued_at: token.issued_at(),
+            issued_at: token.issued_at().filter(|iat| *iat <= latest_iat),
             until: token
                 .accepted_until()
-                .unwrap_or_else(|| now_secs() + RETENTION_WITHOUT_EXP),
+                .unwrap_or_else(|| now.saturating_add(RETENTION_WITHOUT_EXP)),
         }
     }
 }
@@ -378,28 +385,33 @@ pub(crate) fn with_entry_key<R>(
     name: &str,
     f: impl FnOnce(&str) -> R,
 ) -> R {
-    // Built by hand: `format!` costs more than the cache lookup this key is for.
+    with_entry_key_parts(kind, issuer, &[name], f)
+}
+
+/// [`with_entry_key`] with a name made of `name_parts`, concatenated (the caller makes the
+/// concatenation unambiguous).
+pub(crate) fn with_entry_key_parts<R>(
+    kind: char,
+    issuer: &str,
+    name_parts: &[&str],
+    f: impl FnOnce(&str) -> R,
+) -> R {
     // Built by hand: `format!` costs more than the cache lookup this key is for.
     let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut len = issuer.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (len % 10) as u8;
-        len /= 10;
-        if len == 0 {
-            break;
-        }
-    }
+    let issuer_len = decimal(issuer.len() as u64, &mut digits);
     let mut kind_buf = [0u8; 4];
-    let parts = [
+    let head = [
         kind.encode_utf8(&mut kind_buf).as_bytes(),
-        &digits[at..],
+        issuer_len.as_bytes(),
         b":",
         issuer.as_bytes(),
-        name.as_bytes(),
     ];
-    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let parts = || {
+        head.iter()
+            .copied()
+            .chain(name_parts.iter().map(|p| p.as_bytes()))
+    };
+    let len: usize = parts().map(<[u8]>::len).sum();
     let mut stack = [0u8; 256];
     let mut heap = Vec::new();
     let buf: &mut [u8] = if len <= stack.len() {
@@ -409,12 +421,27 @@ pub(crate) fn with_entry_key<R>(
         &mut heap
     };
     let mut at = 0;
-    for part in parts {
+    for part in parts() {
         buf[at..at + part.len()].copy_from_slice(part);
         at += part.len();
     }
-    // Every part is UTF-8 (a char, ASCII digits and ':', two `str`s), so this never fails.
+    // Every part is UTF-8 (a char, ASCII digits and ':', `str`s), so this never fails.
     f(std::str::from_utf8(buf).unwrap_or_default())
+}
+
+/// `n` in decimal, written into the end of `buf`.
+pub(crate) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // ASCII digits only.
+    std::str::from_utf8(&buf[at..]).unwrap_or_default()
 }
 
 #[cfg(test)]
