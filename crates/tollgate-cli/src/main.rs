@@ -319,8 +319,8 @@ struct MintArgs {
     /// Algorithm [default: from the key; for RSA, from KID.jwks.json beside it, else RS256]
     #[arg(long, value_enum, ignore_case = true)]
     alg: Option<Alg>,
-    /// Header `typ` (e.g. at+jwt for RFC 9068 access tokens)
-    #[arg(long, default_value = "JWT")]
+    /// Header `typ`: at+jwt marks an RFC 9068 access token (JWT for a verifier that wants it)
+    #[arg(long, default_value = "at+jwt")]
     typ: String,
     /// Claim the roles are written to
     #[arg(long, value_name = "NAME", default_value = "roles")]

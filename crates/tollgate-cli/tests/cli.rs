@@ -496,8 +496,27 @@ fn errors_are_one_line_with_exit_2() {
         "{reserved:#?}"
     );
 
+    // A lifetime reaching past the year 9999 is an error in words, not a wrapped `exp`.
+    for ttl in ["18446744073709551615", "99999999999d"] {
+        let mut huge = args.to_vec();
+        huge.extend(["--ttl", ttl]);
+        let huge = run(dir.path(), &huge).expect(2);
+        assert!(huge.stderr.contains("year 9999"), "{ttl}: {huge:#?}");
+        assert!(!huge.stderr.contains("panicked"), "{ttl}: {huge:#?}");
+    }
+
     // Usage errors are clap's, with exit 2.
     run(dir.path(), &["verify", "-"]).expect(2);
+}
+
+#[test]
+fn minted_tokens_are_access_tokens_by_default() {
+    let dir = dir();
+    let (key, _) = keygen(dir.path(), "EdDSA", "k1");
+    let token = mint(dir.path(), &key, &[]);
+    let shown = tollgate_in(dir.path(), &["--json", "inspect", "-"], &token).expect(0);
+    let shown: Value = serde_json::from_str(&shown.stdout).unwrap();
+    assert_eq!(shown["header"]["typ"], "at+jwt");
 }
 
 #[test]
