@@ -48,6 +48,24 @@ pub struct DemoConfig {
     /// Where `/metrics` reads the metrics from: the handle of the Prometheus recorder
     /// (`main` installs one globally). `None`: no `/metrics` route.
     pub metrics: Option<PrometheusHandle>,
+    /// The longest an accepted token may still live (`TOLLGATE_MAX_TOKEN_LIFETIME_SECS`,
+    /// default 24 h, Cognito's and most providers' maximum for access tokens): tokens whose
+    /// `exp` is further ahead are refused, and `POST /admin/revoke-user/{sub}` keeps its
+    /// cut-off this long plus the leeway, so that it outlives every token it covers, the
+    /// identity provider's included. Never shorter than [`DemoConfig::ttl`].
+    pub max_token_lifetime: Duration,
+    /// The `typ` every token must carry (`TOLLGATE_REQUIRE_TYP`, e.g. `at+jwt`): with it,
+    /// an identity provider's ID tokens are refused as access tokens (the demo's own tokens
+    /// are `at+jwt`). `None`: no `typ` rule.
+    pub require_type: Option<String>,
+}
+
+impl DemoConfig {
+    /// How long a token the demo accepts can still live: see
+    /// [`DemoConfig::max_token_lifetime`].
+    fn longest_lifetime(&self) -> Duration {
+        self.max_token_lifetime.max(self.ttl)
+    }
 }
 
 impl Default for DemoConfig {
@@ -59,6 +77,8 @@ impl Default for DemoConfig {
             remote_keys: None,
             signing_key: None,
             metrics: None,
+            max_token_lifetime: Duration::from_secs(24 * 3600),
+            require_type: None,
         }
     }
 }
@@ -73,7 +93,9 @@ const USERS: &[(&str, &str, &[&str])] = &[
 struct AppState {
     signer: Signer,
     revocations: Arc<dyn RevocationStore>,
-    ttl: Duration,
+    /// How long a subject cut-off is kept: the longest lifetime of an accepted token plus
+    /// the verifier's leeway.
+    retention: Duration,
 }
 
 /// Builds the demo router with a freshly generated Ed25519 signing key and revocations kept
@@ -100,7 +122,11 @@ pub fn app_with_store(
     let mut verifier = Verifier::builder()
         .keys(signer.verification_keys()?)
         .issuer(config.issuer.clone())
-        .audience(config.audience.clone());
+        .audience(config.audience.clone())
+        .max_lifetime(config.longest_lifetime());
+    if let Some(typ) = &config.require_type {
+        verifier = verifier.require_type(typ.clone());
+    }
     if let Some(remote) = &config.remote_keys {
         verifier = verifier.remote_keys(remote.clone());
     }
@@ -124,7 +150,7 @@ pub fn app_with_store(
     let state = AppState {
         signer,
         revocations,
-        ttl: config.ttl,
+        retention: config.longest_lifetime() + tollgate::verifier::DEFAULT_LEEWAY,
     };
     let mut router = Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -240,8 +266,9 @@ async fn revoke_user(
     // `iat` counts whole seconds, so a token minted earlier in this very second has
     // `iat == now`: the cut-off is the next second, so that it is revoked too.
     let before = now + 1;
-    // Kept until every token it covers has expired, leeway included.
-    let until = before + state.ttl.as_secs() + 60;
+    // Kept until every token it covers has expired, leeway included: no accepted token
+    // lives longer than the retention (the verifier's `max_lifetime`).
+    let until = before.saturating_add(state.retention.as_secs());
     if let Err(error) = state
         .revocations
         .revoke_subject(issuer, &subject, before, until)

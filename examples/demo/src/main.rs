@@ -12,6 +12,9 @@
 //! `openssl genpkey -algorithm ed25519`; unset: a key is generated at start),
 //! `TOLLGATE_JWKS_URL` or `TOLLGATE_OIDC_ISSUER` (set: tokens signed by that identity
 //! provider's keys, for the same issuer and audience, are accepted too),
+//! `TOLLGATE_REQUIRE_TYP` (e.g. `at+jwt`: the provider's ID tokens are refused as access
+//! tokens), `TOLLGATE_MAX_TOKEN_LIFETIME_SECS` (default 86400: tokens that still live
+//! longer are refused; a revoke-user cut-off is kept that long plus the leeway),
 //! `RUST_LOG` (default `info,tollgate_axum=debug`).
 //!
 //! Without `TOLLGATE_SIGNING_KEY_FILE` it generates a signing key at start, so tokens from
@@ -68,6 +71,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if let Ok(audience) = env::var("TOLLGATE_AUDIENCE") {
         config.audience = audience;
+    }
+    if let Ok(typ) = env::var("TOLLGATE_REQUIRE_TYP")
+        && !typ.is_empty()
+    {
+        config.require_type = Some(typ);
+    }
+    if let Ok(secs) = env::var("TOLLGATE_MAX_TOKEN_LIFETIME_SECS") {
+        let secs: u64 = secs.parse().map_err(|_| {
+            format!("TOLLGATE_MAX_TOKEN_LIFETIME_SECS={secs:?} is not a number of seconds")
+        })?;
+        config.max_token_lifetime = Duration::from_secs(secs);
     }
     if let Ok(path) = env::var("TOLLGATE_SIGNING_KEY_FILE") {
         let pem = std::fs::read(&path)?;
