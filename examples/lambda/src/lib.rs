@@ -32,10 +32,14 @@ use tollgate::revocation::{self, RevocationStore};
 use tollgate::{ConfigError, KeySet, Verifier};
 use tollgate_axum::{AuthLayer, Claims, RequireRole, dangerous};
 
-/// Settings of the function, read from the environment by `main`.
+/// Settings of the function, read from the environment by [`LambdaConfig::from_env`].
 #[derive(Debug, Clone)]
 pub struct LambdaConfig {
-    /// `iss` of the tokens (`TOLLGATE_ISSUER`, default `tollgate-demo`, as the demo).
+    /// `iss` of the tokens (`TOLLGATE_ISSUER`; unset: `TOLLGATE_OIDC_ISSUER`, else
+    /// `tollgate-demo`, as the demo). Every token the function accepts has this issuer —
+    /// those it verifies, and those API Gateway vouches for (gateway claims naming another
+    /// issuer are refused, claims naming none are taken as this issuer's) — so a
+    /// revocation written under it applies in every mode.
     pub issuer: String,
     /// `aud` of the tokens (`TOLLGATE_AUDIENCE`, default `tollgate-demo-api`).
     pub audience: String,
@@ -49,10 +53,14 @@ pub struct LambdaConfig {
     /// Take the claims API Gateway's authorizer forwards instead of verifying the token
     /// again (`TOLLGATE_TRUST_API_GATEWAY=1`). Requests without them are still verified.
     pub trust_api_gateway: bool,
-    /// How long `POST /admin/revoke-user/{sub}` keeps a revocation: at least the longest
-    /// lifetime of a token the provider issues, leeway included (default 25 h, above
-    /// Cognito's 24 h maximum for access tokens).
-    pub revocation_retention: Duration,
+    /// The longest an accepted token may still live (`TOLLGATE_MAX_TOKEN_LIFETIME_SECS`,
+    /// default 24 h, Cognito's maximum for access and ID tokens): tokens whose `exp` is
+    /// further ahead are refused, and `POST /admin/revoke-user/{sub}` keeps its cut-off this
+    /// long plus the leeway, so that it outlives every token it covers.
+    pub max_token_lifetime: Duration,
+    /// The `typ` every verified token must carry (`TOLLGATE_REQUIRE_TYP`, e.g. `at+jwt`, so
+    /// that the provider's ID tokens are refused as access tokens). `None`: no `typ` rule.
+    pub require_type: Option<String>,
 }
 
 impl Default for LambdaConfig {
@@ -64,8 +72,73 @@ impl Default for LambdaConfig {
             keys: KeySet::new(),
             remote_keys: None,
             trust_api_gateway: false,
-            revocation_retention: Duration::from_secs(25 * 3600),
+            max_token_lifetime: Duration::from_secs(24 * 3600),
+            require_type: None,
         }
+    }
+}
+
+/// What the function could not start with: a setting it cannot use.
+pub type StartError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The kid of `TOLLGATE_PUBLIC_KEY_FILE`: the one the demo signs with.
+pub const DEMO_KID: &str = "demo-1";
+
+impl LambdaConfig {
+    /// The settings from the environment, read with `var` (e.g. `|name| std::env::var(name)
+    /// .ok()`; empty values count as unset). Reads the local keys (`TOLLGATE_JWKS`,
+    /// `TOLLGATE_PUBLIC_KEY_FILE`); the identity provider's keys are fetched by `main`
+    /// ([`LambdaConfig::remote_keys_from_env`]).
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, StartError> {
+        let var = |name: &str| var(name).filter(|v| !v.is_empty());
+        let mut config = Self::default();
+        if let Some(issuer) = var("TOLLGATE_ISSUER").or_else(|| var("TOLLGATE_OIDC_ISSUER")) {
+            config.issuer = issuer;
+        }
+        if let Some(audience) = var("TOLLGATE_AUDIENCE") {
+            config.audience = audience;
+        }
+        if let Some(claim) = var("TOLLGATE_ROLES_CLAIM") {
+            config.roles_claim = claim;
+        }
+        config.trust_api_gateway = var("TOLLGATE_TRUST_API_GATEWAY")
+            .is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+        config.require_type = var("TOLLGATE_REQUIRE_TYP");
+        if let Some(secs) = var("TOLLGATE_MAX_TOKEN_LIFETIME_SECS") {
+            let secs: u64 = secs.parse().map_err(|_| {
+                format!("TOLLGATE_MAX_TOKEN_LIFETIME_SECS={secs:?} is not a number of seconds")
+            })?;
+            config.max_token_lifetime = Duration::from_secs(secs);
+        }
+        if let Some(jwks) = var("TOLLGATE_JWKS") {
+            config.keys.extend(KeySet::from_jwks(&jwks)?)?;
+        }
+        if let Some(path) = var("TOLLGATE_PUBLIC_KEY_FILE") {
+            let pem = std::fs::read(&path).map_err(|e| format!("{path}: {e}"))?;
+            config
+                .keys
+                .insert(tollgate::Key::ed25519_pem(&pem)?.with_kid(DEMO_KID))?;
+        }
+        Ok(config)
+    }
+
+    /// The identity provider's keys named by the environment (`TOLLGATE_JWKS_URL`, else
+    /// `TOLLGATE_OIDC_ISSUER` for OIDC discovery), not yet fetched.
+    pub fn remote_keys_from_env(
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Option<tollgate::remote::RemoteKeysBuilder> {
+        let var = |name: &str| var(name).filter(|v| !v.is_empty());
+        match (var("TOLLGATE_JWKS_URL"), var("TOLLGATE_OIDC_ISSUER")) {
+            (Some(url), _) => Some(RemoteKeys::jwks(url)),
+            (None, Some(issuer)) => Some(RemoteKeys::discover(issuer)),
+            (None, None) => None,
+        }
+    }
+
+    /// How long a subject cut-off is kept: the longest lifetime of an accepted token plus
+    /// the verifier's leeway.
+    fn retention(&self) -> Duration {
+        self.max_token_lifetime + tollgate::verifier::DEFAULT_LEEWAY
     }
 }
 
@@ -88,7 +161,11 @@ pub fn app(
         .keys(config.keys.clone())
         .issuer(config.issuer.clone())
         .audience(config.audience.clone())
-        .roles_claim(config.roles_claim.as_str());
+        .roles_claim(config.roles_claim.as_str())
+        .max_lifetime(config.max_token_lifetime);
+    if let Some(typ) = &config.require_type {
+        verifier = verifier.require_type(typ.clone());
+    }
     if let Some(remote) = &config.remote_keys {
         verifier = verifier.remote_keys(remote.clone());
     }
@@ -98,7 +175,11 @@ pub fn app(
         .without_cookie()
         .revocation(revocations.clone());
     if config.trust_api_gateway {
-        auth = dangerous::trust_api_gateway(auth, config.roles_claim.as_str());
+        // The gateway's tokens are attributed to the one issuer, so the revocations
+        // `revoke_user` writes under it are looked up for them too.
+        let trust = dangerous::ApiGatewayTrust::new(config.roles_claim.as_str())
+            .issuer(config.issuer.clone());
+        auth = dangerous::trust_api_gateway_with(auth, trust);
     }
 
     let admin_only = RequireRole::any(["admin"]);
@@ -114,7 +195,7 @@ pub fn app(
     let state = AppState {
         revocations,
         issuer: config.issuer.clone(),
-        retention: config.revocation_retention,
+        retention: config.retention(),
     };
     Ok(Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -202,7 +283,9 @@ async fn revoke_user(
         .map_or(0, |d| d.as_secs());
     // `iat` counts whole seconds: a token minted earlier in this second is revoked too.
     let before = now + 1;
-    let until = before + state.retention.as_secs();
+    // Every token the function accepts has `state.issuer` as its issuer (see
+    // `LambdaConfig::issuer`) and lives at most the retention.
+    let until = before.saturating_add(state.retention.as_secs());
     if let Err(error) = state
         .revocations
         .revoke_subject(&state.issuer, &subject, before, until)

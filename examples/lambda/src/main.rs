@@ -12,9 +12,12 @@
 //! `127.0.0.1:3000`) otherwise. Everything is built once, before the first request.
 //!
 //! Environment:
-//! - `TOLLGATE_ISSUER` (default `tollgate-demo`), `TOLLGATE_AUDIENCE` (default
-//!   `tollgate-demo-api`), `TOLLGATE_ROLES_CLAIM` (default `roles`; `cognito:groups` for
-//!   Amazon Cognito);
+//! - `TOLLGATE_ISSUER` (default: `TOLLGATE_OIDC_ISSUER`, else `tollgate-demo`),
+//!   `TOLLGATE_AUDIENCE` (default `tollgate-demo-api`), `TOLLGATE_ROLES_CLAIM` (default
+//!   `roles`; `cognito:groups` for Amazon Cognito), `TOLLGATE_REQUIRE_TYP` (e.g. `at+jwt`:
+//!   the provider's ID tokens are refused as access tokens), `TOLLGATE_MAX_TOKEN_LIFETIME_SECS`
+//!   (default 86400: tokens that still live longer are refused; a revoke-user cut-off is
+//!   kept that long plus the leeway);
 //! - keys, any of: `TOLLGATE_JWKS_URL` or `TOLLGATE_OIDC_ISSUER` (an identity provider's
 //!   keys, fetched at start with a bounded wait of `TOLLGATE_JWKS_WAIT_MS`, default 2000,
 //!   then refreshed in the background), `TOLLGATE_JWKS` (a JWK Set of public keys, inline),
@@ -32,33 +35,16 @@
 use std::env;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tollgate::remote::RemoteKeys;
 use tollgate::revocation::RevocationStore;
-use tollgate::{CachingStore, Key, KeySet, MemoryStore, Signer, SigningKey, TokenRequest};
-use tollgate_lambda::{LambdaConfig, app, lambda_service};
+use tollgate::{CachingStore, MemoryStore, Signer, SigningKey, TokenRequest};
+use tollgate_lambda::{DEMO_KID, LambdaConfig, app, lambda_service};
 use tollgate_redis::RedisStore;
 use tracing_subscriber::EnvFilter;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The kid of `TOLLGATE_PUBLIC_KEY_FILE`: the one the demo signs with.
-const DEMO_KID: &str = "demo-1";
+type BoxError = tollgate_lambda::StartError;
 
 fn env_set(name: &str) -> Option<String> {
     env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-/// The keys that need no network: an inline JWK Set and a public key file.
-fn local_keys() -> Result<KeySet, BoxError> {
-    let mut keys = KeySet::new();
-    if let Some(jwks) = env_set("TOLLGATE_JWKS") {
-        keys.extend(KeySet::from_jwks(&jwks)?)?;
-    }
-    if let Some(path) = env_set("TOLLGATE_PUBLIC_KEY_FILE") {
-        let pem = std::fs::read(&path)?;
-        keys.insert(Key::ed25519_pem(&pem)?.with_kid(DEMO_KID))?;
-    }
-    Ok(keys)
 }
 
 #[tokio::main]
@@ -75,29 +61,9 @@ async fn main() -> Result<(), BoxError> {
         .init();
 
     let started = Instant::now();
-    let mut config = LambdaConfig::default();
-    if let Some(issuer) = env_set("TOLLGATE_ISSUER") {
-        config.issuer = issuer;
-    }
-    if let Some(audience) = env_set("TOLLGATE_AUDIENCE") {
-        config.audience = audience;
-    }
-    if let Some(claim) = env_set("TOLLGATE_ROLES_CLAIM") {
-        config.roles_claim = claim;
-    }
-    config.trust_api_gateway = env_set("TOLLGATE_TRUST_API_GATEWAY")
-        .is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
-    config.keys = local_keys()?;
-
+    let mut config = LambdaConfig::from_env(env_set)?;
     // Network, once per cold start: the identity provider's keys and Redis.
-    let remote = match (
-        env_set("TOLLGATE_JWKS_URL"),
-        env_set("TOLLGATE_OIDC_ISSUER"),
-    ) {
-        (Some(url), _) => Some(RemoteKeys::jwks(url)),
-        (None, Some(issuer)) => Some(RemoteKeys::discover(issuer)),
-        (None, None) => None,
-    };
+    let remote = LambdaConfig::remote_keys_from_env(env_set);
     let network_started = Instant::now();
     if let Some(remote) = remote {
         let keys = remote.build()?;

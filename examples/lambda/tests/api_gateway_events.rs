@@ -440,3 +440,181 @@ async fn the_gateway_response_carries_status_and_challenge() {
         );
     }
 }
+
+// --- Revoking a user, in every mode ------------------------------------------------------------
+
+/// `sub` of the user in `http-api-jwt-authorizer-user.json`.
+const GATEWAY_USER_SUB: &str = "3c2b1a09-aaaa-bbbb-cccc-ddddeeeeffff";
+
+/// The function as the README's deploy line configures it: only the provider's issuer
+/// (`TOLLGATE_OIDC_ISSUER`, no `TOLLGATE_ISSUER`), trusting API Gateway.
+fn deployed(signer: &Signer) -> Function {
+    let jwks = signer.jwks().to_string();
+    let env = [
+        ("TOLLGATE_OIDC_ISSUER", ISSUER),
+        ("TOLLGATE_AUDIENCE", AUDIENCE),
+        ("TOLLGATE_ROLES_CLAIM", ROLES),
+        ("TOLLGATE_TRUST_API_GATEWAY", "1"),
+        ("TOLLGATE_JWKS", jwks.as_str()),
+    ];
+    let config = LambdaConfig::from_env(|name| {
+        env.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap();
+    assert_eq!(
+        config.issuer, ISSUER,
+        "the issuer defaults to the provider's"
+    );
+    let store = Arc::new(MemoryStore::new());
+    let router = app(&config, store.clone()).unwrap();
+    Function {
+        signer: signer.clone(),
+        store,
+        router,
+    }
+}
+
+/// `event` (a JSON text) as a request for `method path`.
+fn routed(event: &str, method: &str, path: &str) -> String {
+    let mut event: Value = serde_json::from_str(event).unwrap();
+    if event["version"] == "2.0" {
+        event["rawPath"] = path.into();
+        event["routeKey"] = format!("{method} {path}").into();
+        event["requestContext"]["http"]["method"] = method.into();
+        event["requestContext"]["http"]["path"] = path.into();
+    } else {
+        event["path"] = path.into();
+        event["httpMethod"] = method.into();
+        event["requestContext"]["httpMethod"] = method.into();
+        event["requestContext"]["path"] = format!("/prod{path}").into();
+    }
+    event.to_string()
+}
+
+#[tokio::test]
+async fn revoke_user_through_the_gateway_revokes_the_users_gateway_tokens() {
+    let signer = Signer::builder(SigningKey::generate_ed25519("demo-1").unwrap())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .unwrap();
+    let f = deployed(&signer);
+    let user_me = routed(
+        &event_text("http-api-jwt-authorizer-user.json", ""),
+        "GET",
+        "/me",
+    );
+    let answer = f.invoke_json(&user_me).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+
+    let revoke = routed(
+        &event_text("http-api-jwt-authorizer-admin.json", ""),
+        "POST",
+        &format!("/admin/revoke-user/{GATEWAY_USER_SUB}"),
+    );
+    let answer = f.invoke_json(&revoke).await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT, "{answer:?}");
+    let answer = f.invoke_json(&user_me).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{answer:?}");
+    assert_eq!(answer.body["code"], "token_revoked", "{answer:?}");
+    // A token the function verifies itself, of the same user and issuer, is revoked too.
+    let bearer = f.token(GATEWAY_USER_SUB, &["user"]);
+    let answer = f.invoke("http-api-bearer-me.json", &bearer).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{answer:?}");
+}
+
+#[tokio::test]
+async fn revoke_user_applies_to_lambda_authorizer_contexts_without_iss() {
+    let signer = Signer::builder(SigningKey::generate_ed25519("demo-1").unwrap())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .unwrap();
+    let f = deployed(&signer);
+    // A Lambda authorizer's context often names no issuer.
+    let mut me: Value =
+        serde_json::from_str(&event_text("rest-api-lambda-authorizer-me.json", "")).unwrap();
+    me["requestContext"]["authorizer"]
+        .as_object_mut()
+        .unwrap()
+        .remove("iss");
+    let me = me.to_string();
+    let answer = f.invoke_json(&me).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(
+        answer.body["iss"], ISSUER,
+        "taken as the configured issuer's"
+    );
+
+    let revoke = routed(
+        &event_text("http-api-jwt-authorizer-admin.json", ""),
+        "POST",
+        "/admin/revoke-user/alice",
+    );
+    let answer = f.invoke_json(&revoke).await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT, "{answer:?}");
+    let answer = f.invoke_json(&me).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{answer:?}");
+    assert_eq!(answer.body["code"], "token_revoked", "{answer:?}");
+}
+
+#[tokio::test]
+async fn gateway_claims_of_another_issuer_are_refused() {
+    let signer = Signer::builder(SigningKey::generate_ed25519("demo-1").unwrap())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .unwrap();
+    let f = deployed(&signer);
+    let mut event: Value =
+        serde_json::from_str(&event_text("http-api-jwt-authorizer-user.json", "")).unwrap();
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["iss"] =
+        "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_OTHER".into();
+    let answer = f
+        .invoke_json(&routed(&event.to_string(), "GET", "/me"))
+        .await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{answer:?}");
+    assert_eq!(answer.body["code"], "issuer_mismatch", "{answer:?}");
+}
+
+#[tokio::test]
+async fn require_typ_refuses_id_tokens() {
+    let signer = Signer::builder(SigningKey::generate_ed25519("demo-1").unwrap())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .unwrap();
+    let id_signer = Signer::builder(signer.key().clone())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .token_type("JWT")
+        .build()
+        .unwrap();
+    let jwks = signer.jwks().to_string();
+    let env = [
+        ("TOLLGATE_ISSUER", ISSUER),
+        ("TOLLGATE_AUDIENCE", AUDIENCE),
+        ("TOLLGATE_REQUIRE_TYP", "at+jwt"),
+        ("TOLLGATE_JWKS", jwks.as_str()),
+    ];
+    let config = LambdaConfig::from_env(|name| {
+        env.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap();
+    let f = Function {
+        signer: signer.clone(),
+        store: Arc::new(MemoryStore::new()),
+        router: app(&config, Arc::new(MemoryStore::new())).unwrap(),
+    };
+    let access = f.token("alice", &["user"]);
+    let answer = f.invoke("http-api-bearer-me.json", &access).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    let id_token = id_signer.issue(&TokenRequest::new("alice")).unwrap().token;
+    let answer = f.invoke("http-api-bearer-me.json", &id_token).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{answer:?}");
+    assert_eq!(answer.body["code"], "type_mismatch", "{answer:?}");
+}
