@@ -151,7 +151,7 @@ check "two Authorization headers" 400 "$(bad_request 'more than one Authorizatio
     "$BASE/me" -H "Authorization: Bearer $ALICE" -H "Authorization: Bearer $ALICE"
 check "token in the query only (the demo ignores it)" 401 "$REALM" "$BASE/me?access_token=$ALICE"
 check "garbage header beats a valid cookie" 401 "$(invalid 'malformed token')" \
-    "$BASE/me" -H 'Authorization: Bearer garbage' -H "Cookie: access_token=$ALICE"
+    "$BASE/me" -H 'Authorization: Bearer garbage' -H "Cookie: __Host-access_token=$ALICE"
 
 check "alice on /admin" 403 \
     "$REALM, error=\"insufficient_scope\", error_description=\"the token lacks a required role or scope\", scope=\"admin\"" \
@@ -184,7 +184,7 @@ check "logout" 204 - -X POST "$BASE/logout" -H "Authorization: Bearer $ALICE"
 check "the logged-out token" 401 "$(invalid 'token revoked')" \
     "$BASE/me" -H "Authorization: Bearer $ALICE"
 check "the logged-out token as a cookie" 401 "$(invalid 'token revoked')" \
-    "$BASE/me" -H "Cookie: access_token=$ALICE"
+    "$BASE/me" -H "Cookie: __Host-access_token=$ALICE"
 
 echo "$PASSED passed, $FAILURES failed"
 [ "$FAILURES" -eq 0 ]

@@ -429,7 +429,7 @@ async fn the_demo_refuses_every_attack_over_real_http() {
     .await
     .assert_ok();
     // Header and cookie: the header is what is judged.
-    let cookie = format!("access_token={alice}");
+    let cookie = format!("__Host-access_token={alice}");
     demo.get(
         "/me",
         &[("Authorization", "Bearer garbage"), ("Cookie", &cookie)],

@@ -17,6 +17,32 @@ use tracing::{Instrument, Span};
 /// The default cookie a token is read from.
 pub const DEFAULT_COOKIE: &str = "access_token";
 
+/// [`DEFAULT_COOKIE`] under the `__Host-` prefix, for [`AuthLayer::cookie`].
+///
+/// A browser keeps a cookie whose name starts with `__Host-` only when it was set with
+/// `Secure`, with `Path=/` and without `Domain`: it then belongs to the one host that set
+/// it, travels over HTTPS only, and neither a sibling subdomain nor a page served over plain
+/// HTTP can plant or overwrite it. The layer only reads cookies: set it (and clear it, on
+/// logout) with exactly those attributes, plus `HttpOnly` and `SameSite`.
+///
+/// # Example
+/// ```
+/// use tollgate_axum::{AuthLayer, HOST_COOKIE};
+/// # fn demo(verifier: tollgate::Verifier, token: String) {
+/// let layer = AuthLayer::new(verifier).cookie(HOST_COOKIE);
+///
+/// // What the login handler sends back in `Set-Cookie`:
+/// let cookie = cookie::Cookie::build((HOST_COOKIE, token))
+///     .secure(true)
+///     .path("/")
+///     .http_only(true)
+///     .same_site(cookie::SameSite::Strict)
+///     .build();
+/// assert!(cookie.to_string().starts_with("__Host-access_token="));
+/// # }
+/// ```
+pub const HOST_COOKIE: &str = "__Host-access_token";
+
 /// What the [`AuthLayer`] decided, placed in the request's extensions for the extractors,
 /// the guards and any later middleware.
 #[derive(Clone, Debug)]
@@ -147,12 +173,13 @@ impl AuthLayer {
     }
 
     /// Reads the token from the cookie `name` when no header carries one (default
-    /// `access_token`).
+    /// `access_token`; [`HOST_COOKIE`] is the same name under the `__Host-` prefix).
     ///
     /// # Security
     /// A browser sends cookies with cross-site requests too. Routes that change state and
     /// accept the cookie need CSRF protection: the cookie should be `SameSite=Strict` (as
     /// the demo sets it), or use [`AuthLayer::without_cookie`] and bearer headers only.
+    /// Name it [`HOST_COOKIE`] so that no sibling subdomain can plant one.
     pub fn cookie(mut self, name: impl Into<String>) -> Self {
         self.config_mut().cookie = Some(name.into());
         self

@@ -106,7 +106,7 @@ pub use error::{AuthError, AuthErrorKind, DefaultErrorResponder, ErrorResponder}
 pub use extract::Claims;
 pub use future::ResponseFuture;
 pub use guard::{Guard, HasRole, HasScope, RequireRole, RequireScope, RoleSet, ScopeSet};
-pub use layer::{AuthContext, AuthLayer, AuthService, DEFAULT_COOKIE, StoreFailure};
+pub use layer::{AuthContext, AuthLayer, AuthService, DEFAULT_COOKIE, HOST_COOKIE, StoreFailure};
 pub use readiness::{Readiness, ReadinessReport};
 
 // The README's usage example is compiled as a doc test.

@@ -43,8 +43,10 @@ async fn login(app: &Router, user: &str) -> String {
     for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
         assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
     }
+    // What a browser requires of a `__Host-` cookie: no `Domain` (and the above).
+    assert!(!cookie.contains("Domain"), "{cookie}");
     let token = body["access_token"].as_str().unwrap().to_owned();
-    assert!(cookie.starts_with(&format!("access_token={token};")));
+    assert!(cookie.starts_with(&format!("__Host-access_token={token};")));
     token
 }
 
@@ -87,12 +89,22 @@ async fn the_login_cookie_authenticates_too() {
     let app = app(&DemoConfig::default()).unwrap();
     let token = login(&app, "alice").await;
     let request = Request::get("/me")
-        .header(header::COOKIE, format!("theme=dark; access_token={token}"))
+        .header(
+            header::COOKIE,
+            format!("theme=dark; __Host-access_token={token}"),
+        )
         .body(Body::empty())
         .unwrap();
     let (status, _, body) = send(&app, request).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["sub"], "alice");
+
+    // The name without the prefix is not read.
+    let request = Request::get("/me")
+        .header(header::COOKIE, format!("access_token={token}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&app, request).await.0, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -244,12 +256,11 @@ async fn logout_revokes_the_presented_token_only() {
 
     let (status, headers, _) = send(&app, post("/logout", &first)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert!(
-        headers[header::SET_COOKIE]
-            .to_str()
-            .unwrap()
-            .contains("Max-Age=0")
-    );
+    let cleared = headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(cleared.starts_with("__Host-access_token=;"), "{cleared}");
+    for attribute in ["Max-Age=0", "Secure", "Path=/"] {
+        assert!(cleared.contains(attribute), "{cleared} lacks {attribute}");
+    }
 
     let (status, headers, body) = send(&app, get("/me", &first)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
