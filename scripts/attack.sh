@@ -179,6 +179,12 @@ else
     echo "skip  expired / wrong audience / signed oversized (set TOLLGATE_SIGNING_KEY_FILE)"
 fi
 
+# A form of another site posting to /logout with the cookie: refused, no challenge.
+check "cross-site form POST to /logout with the cookie" 403 - -X POST "$BASE/logout" \
+    -H "Cookie: __Host-access_token=$ALICE" -H 'Origin: https://evil.example' \
+    -H 'Sec-Fetch-Site: cross-site' -H 'Content-Type: application/x-www-form-urlencoded' \
+    -d 'confirm=yes'
+
 # Logout revokes the token, in the header and in the cookie.
 check "logout" 204 - -X POST "$BASE/logout" -H "Authorization: Bearer $ALICE"
 check "the logged-out token" 401 "$(invalid 'token revoked')" \

@@ -278,6 +278,46 @@ async fn logout_revokes_the_presented_token_only() {
     );
 }
 
+/// A page of another site posts a form to `/logout`: the browser attaches the login cookie,
+/// and the layer refuses the request before the handler, so the session survives. The same
+/// request with the token in the `Authorization` header (which no other site can make a
+/// browser send) logs out.
+#[tokio::test]
+async fn a_cross_site_form_cannot_log_out_with_the_cookie() {
+    let app = app(&DemoConfig::default()).unwrap();
+    let (status, headers, body) = send(&app, login_request("alice", "alice")).await;
+    assert_eq!(status, StatusCode::OK);
+    let set_cookie = headers[header::SET_COOKIE].to_str().unwrap();
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let cross_site = |credentials: (header::HeaderName, String)| {
+        Request::post("/logout")
+            .header(header::HOST, "demo.example")
+            .header(header::ORIGIN, "https://evil.example")
+            .header("sec-fetch-site", "cross-site")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(credentials.0, credentials.1)
+            .body(Body::from("confirm=yes"))
+            .unwrap()
+    };
+
+    let (status, headers, body) = send(&app, cross_site((header::COOKIE, cookie))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["code"], "cross_origin_request");
+    assert!(
+        !headers.contains_key(header::SET_COOKIE),
+        "the cookie was cleared"
+    );
+    assert_eq!(send(&app, get("/me", &token)).await.0, StatusCode::OK);
+
+    let bearer = (header::AUTHORIZATION, format!("Bearer {token}"));
+    let (status, _, _) = send(&app, cross_site(bearer)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, body) = send(&app, get("/me", &token)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "token_revoked");
+}
+
 #[tokio::test]
 async fn an_admin_revokes_every_token_of_a_user() {
     let app = app(&DemoConfig::default()).unwrap();
