@@ -151,7 +151,7 @@ check "two Authorization headers" 400 "$(bad_request 'more than one Authorizatio
     "$BASE/me" -H "Authorization: Bearer $ALICE" -H "Authorization: Bearer $ALICE"
 check "token in the query only (the demo ignores it)" 401 "$REALM" "$BASE/me?access_token=$ALICE"
 check "garbage header beats a valid cookie" 401 "$(invalid 'malformed token')" \
-    "$BASE/me" -H 'Authorization: Bearer garbage' -H "Cookie: access_token=$ALICE"
+    "$BASE/me" -H 'Authorization: Bearer garbage' -H "Cookie: __Host-access_token=$ALICE"
 
 check "alice on /admin" 403 \
     "$REALM, error=\"insufficient_scope\", error_description=\"the token lacks a required role or scope\", scope=\"admin\"" \
@@ -179,12 +179,18 @@ else
     echo "skip  expired / wrong audience / signed oversized (set TOLLGATE_SIGNING_KEY_FILE)"
 fi
 
+# A form of another site posting to /logout with the cookie: refused, no challenge.
+check "cross-site form POST to /logout with the cookie" 403 - -X POST "$BASE/logout" \
+    -H "Cookie: __Host-access_token=$ALICE" -H 'Origin: https://evil.example' \
+    -H 'Sec-Fetch-Site: cross-site' -H 'Content-Type: application/x-www-form-urlencoded' \
+    -d 'confirm=yes'
+
 # Logout revokes the token, in the header and in the cookie.
 check "logout" 204 - -X POST "$BASE/logout" -H "Authorization: Bearer $ALICE"
 check "the logged-out token" 401 "$(invalid 'token revoked')" \
     "$BASE/me" -H "Authorization: Bearer $ALICE"
 check "the logged-out token as a cookie" 401 "$(invalid 'token revoked')" \
-    "$BASE/me" -H "Cookie: access_token=$ALICE"
+    "$BASE/me" -H "Cookie: __Host-access_token=$ALICE"
 
 echo "$PASSED passed, $FAILURES failed"
 [ "$FAILURES" -eq 0 ]

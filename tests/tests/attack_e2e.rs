@@ -429,7 +429,7 @@ async fn the_demo_refuses_every_attack_over_real_http() {
     .await
     .assert_ok();
     // Header and cookie: the header is what is judged.
-    let cookie = format!("access_token={alice}");
+    let cookie = format!("__Host-access_token={alice}");
     demo.get(
         "/me",
         &[("Authorization", "Bearer garbage"), ("Cookie", &cookie)],
@@ -450,6 +450,28 @@ async fn the_demo_refuses_every_attack_over_real_http() {
     );
     let welcome = demo.bearer("/admin", &admin).await.assert_ok();
     assert_eq!(welcome["message"], "welcome, admin");
+
+    // A page of another site posts a form to /logout: the browser attaches the cookie, the
+    // layer refuses it before the handler (no challenge: the token is not at fault), and
+    // the session survives.
+    let forged = demo
+        .send(
+            "POST",
+            "/logout",
+            &[
+                ("Cookie", &cookie),
+                ("Origin", "https://evil.example"),
+                ("Sec-Fetch-Site", "cross-site"),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            "confirm=yes",
+        )
+        .await;
+    assert_eq!(forged.status, 403, "body: {}", forged.body);
+    assert_eq!(forged.challenge(), None);
+    assert_eq!(forged.json()["code"], "cross_origin_request");
+    assert!(forged.header_values("set-cookie").is_empty());
+    demo.get("/me", &[("Cookie", &cookie)]).await.assert_ok();
 
     // Logout revokes the token: in the header and in the cookie alike.
     let logout = demo

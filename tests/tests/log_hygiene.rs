@@ -183,7 +183,7 @@ fn with_bearer(method: &str, path: &str, token: &str) -> Request<Body> {
 
 fn with_cookie(path: &str, token: &str) -> Request<Body> {
     Request::get(path)
-        .header(COOKIE, format!("access_token={token}"))
+        .header(COOKIE, format!("__Host-access_token={token}"))
         .body(Body::empty())
         .unwrap()
 }
@@ -196,7 +196,7 @@ async fn login(router: &Router, user: &str) -> (String, String) {
     assert!(
         cookie
             .unwrap()
-            .starts_with(&format!("access_token={token};"))
+            .starts_with(&format!("__Host-access_token={token};"))
     );
     let claims: Value = serde_json::from_slice(&unb64(segments(&token)[1])).unwrap();
     (token, claims["jti"].as_str().unwrap().to_owned())

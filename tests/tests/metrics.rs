@@ -393,6 +393,54 @@ fn anonymous_requests_are_counted_as_such() {
     );
 }
 
+/// A cross-site `POST` with the cookie is a refusal of its own, under a fixed reason whatever
+/// the `Origin`; the same request from the application's own origin is allowed.
+#[test]
+fn cross_origin_refusals_are_counted_under_one_reason() {
+    let recorded = recorded(|| async {
+        let app = Router::new()
+            .route("/transfer", axum::routing::post(|| async { "done" }))
+            .layer(AuthLayer::new(verifier()));
+        let token = signer().issue(&TokenRequest::new("alice")).unwrap().token;
+        let cookie = format!("access_token={token}");
+        let post = |origin: &str, site: &str| {
+            Request::post("/transfer")
+                .header("host", "app.example")
+                .header("origin", origin)
+                .header("sec-fetch-site", site)
+                .header("cookie", &cookie)
+                .body(Body::empty())
+                .unwrap()
+        };
+        for i in 0..3 {
+            let request = post(&format!("https://evil-{i}.example"), "cross-site");
+            let status = app.clone().oneshot(request).await.unwrap().status();
+            assert_eq!(status, StatusCode::FORBIDDEN);
+        }
+        let request = post("https://app.example", "same-origin");
+        let status = app.clone().oneshot(request).await.unwrap().status();
+        assert_eq!(status, StatusCode::OK);
+    });
+    let expected: BTreeMap<&str, u64> = [
+        (
+            r#"tollgate_decisions_total{outcome="refused",reason="cross_origin_request"}"#,
+            3,
+        ),
+        (
+            r#"tollgate_decisions_total{outcome="allowed",reason="ok"}"#,
+            1,
+        ),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(recorded.counters(), expected, "{recorded:#?}");
+    // Refused before verification: only the allowed request's token was verified.
+    assert_eq!(
+        recorded.histogram_count(r#"tollgate_verification_seconds[histogram]{alg="HS256"}"#),
+        1
+    );
+}
+
 /// 10 000 forged tokens, each with its own `kid`, `sub`, `jti` and `iss`, some naming no
 /// key and some another algorithm: the series stay a handful, none carrying a token's value.
 #[test]

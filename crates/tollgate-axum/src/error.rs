@@ -2,8 +2,10 @@
 //! it into a response.
 //!
 //! Every 401 carries `WWW-Authenticate: Bearer realm="…"`; with a token that failed, also
-//! `error="invalid_token", error_description="…"`. A 403 carries
-//! `error="insufficient_scope"` and the `scope` that was needed. The body is a small JSON
+//! `error="invalid_token", error_description="…"`. A 403 for a missing role or scope carries
+//! `error="insufficient_scope"` and the `scope` that was needed; a 403 for a cross-origin
+//! request carries no challenge, since the same credentials would pass from the right
+//! origin. The body is a small JSON
 //! object `{"error", "error_description", "code"}` where `code` is stable and
 //! machine-readable (e.g. `token_expired`).
 //!
@@ -38,6 +40,10 @@ pub enum AuthErrorKind {
     StoreUnavailable,
     /// No verification key could be loaded from the identity provider yet (503).
     KeysUnavailable,
+    /// The token came from the cookie, the method can change state, and the request came
+    /// from another origin (403, code `cross_origin_request`); see
+    /// [`crate::AuthLayer::cross_origin_protection`].
+    CrossOriginRequest,
 }
 
 /// Why a request was refused, with everything needed to answer it.
@@ -126,7 +132,9 @@ impl AuthError {
                 StatusCode::UNAUTHORIZED
             }
             AuthErrorKind::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            AuthErrorKind::InsufficientScope => StatusCode::FORBIDDEN,
+            AuthErrorKind::InsufficientScope | AuthErrorKind::CrossOriginRequest => {
+                StatusCode::FORBIDDEN
+            }
             AuthErrorKind::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR,
             AuthErrorKind::StoreUnavailable | AuthErrorKind::KeysUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -134,7 +142,9 @@ impl AuthError {
         }
     }
 
-    /// The RFC 6750 error code (`invalid_token`, …), or `None` when no token was sent.
+    /// The RFC 6750 error code (`invalid_token`, …), or `None` when no token was sent. Where
+    /// RFC 6750 has no code, the RFC 6749 one: `server_error`, `temporarily_unavailable`,
+    /// and `access_denied` for a cross-origin request.
     pub fn error_code(&self) -> Option<&'static str> {
         match self.kind {
             AuthErrorKind::MissingToken => None,
@@ -145,6 +155,7 @@ impl AuthError {
             AuthErrorKind::StoreUnavailable | AuthErrorKind::KeysUnavailable => {
                 Some("temporarily_unavailable")
             }
+            AuthErrorKind::CrossOriginRequest => Some("access_denied"),
         }
     }
 
@@ -159,6 +170,7 @@ impl AuthError {
             AuthErrorKind::MissingLayer => "auth_layer_missing",
             AuthErrorKind::StoreUnavailable => "revocation_unavailable",
             AuthErrorKind::KeysUnavailable => "keys_unavailable",
+            AuthErrorKind::CrossOriginRequest => "cross_origin_request",
         }
     }
 
@@ -175,17 +187,21 @@ impl AuthError {
             }
             AuthErrorKind::StoreUnavailable => "revocation status unavailable, try again",
             AuthErrorKind::KeysUnavailable => "signing keys unavailable, try again",
+            AuthErrorKind::CrossOriginRequest => "cross-origin request with a cookie token",
         }
     }
 
     /// The `WWW-Authenticate` challenge for this error (RFC 6750 §3), if it has one.
     pub fn challenge(&self) -> Option<HeaderValue> {
-        // A 500 or 503 is not a challenge to the client's credentials.
+        // A 500 or 503 is not a challenge to the client's credentials, nor is a cross-origin
+        // refusal: the same token would pass from the right origin (and `access_denied` is
+        // not an RFC 6750 code).
         if matches!(
             self.kind,
             AuthErrorKind::MissingLayer
                 | AuthErrorKind::StoreUnavailable
                 | AuthErrorKind::KeysUnavailable
+                | AuthErrorKind::CrossOriginRequest
         ) {
             return None;
         }

@@ -4,18 +4,48 @@ use crate::error::{AuthError, AuthErrorKind, ErrorResponder, Settings};
 use crate::future::ResponseFuture;
 use axum::response::{IntoResponse, Response};
 use http::header::{AUTHORIZATION, COOKIE};
-use http::{Extensions, HeaderMap, HeaderName, Request, Uri};
+use http::{Extensions, HeaderMap, HeaderName, Method, Request, Uri};
 use std::borrow::Cow;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use tollgate::revocation::{RevocationStore, TokenRef};
 use tollgate::{ErrorKind, VerifiedToken, Verifier};
+use tower_http::csrf::{Csrf, CsrfLayer, DefaultResponseForProtectionError, ProtectionError};
 use tower_layer::Layer;
 use tower_service::Service;
 use tracing::{Instrument, Span};
 
 /// The default cookie a token is read from.
 pub const DEFAULT_COOKIE: &str = "access_token";
+
+/// [`DEFAULT_COOKIE`] under the `__Host-` prefix, for [`AuthLayer::cookie`].
+///
+/// A browser keeps a cookie whose name starts with `__Host-` only when it was set with
+/// `Secure`, with `Path=/` and without `Domain`: it then belongs to the one host that set
+/// it, travels over HTTPS only, and neither a sibling subdomain nor a page served over plain
+/// HTTP can plant or overwrite it. The layer only reads cookies: set it (and clear it, on
+/// logout) with exactly those attributes, plus `HttpOnly` and `SameSite`.
+///
+/// # Example
+/// ```
+/// use tollgate_axum::{AuthLayer, HOST_COOKIE};
+/// # fn demo(verifier: tollgate::Verifier, token: String) {
+/// let layer = AuthLayer::new(verifier).cookie(HOST_COOKIE);
+///
+/// // What the login handler sends back in `Set-Cookie`:
+/// let cookie = cookie::Cookie::build((HOST_COOKIE, token))
+///     .secure(true)
+///     .path("/")
+///     .http_only(true)
+///     .same_site(cookie::SameSite::Strict)
+///     .build();
+/// assert!(cookie.to_string().starts_with("__Host-access_token="));
+/// # }
+/// ```
+pub const HOST_COOKIE: &str = "__Host-access_token";
 
 /// What the [`AuthLayer`] decided, placed in the request's extensions for the extractors,
 /// the guards and any later middleware.
@@ -44,6 +74,8 @@ pub(crate) struct Config {
     query: Option<String>,
     revocation: Option<Arc<dyn RevocationStore>>,
     on_store_error: StoreFailure,
+    /// Judges requests whose token came from the cookie; `None` when turned off.
+    cross_origin: Option<CrossOrigin>,
     settings: Settings,
     /// Set by [`crate::dangerous::trust_api_gateway`].
     #[cfg(feature = "lambda")]
@@ -78,6 +110,10 @@ pub enum StoreFailure {
 /// not read. `Authorization: Bearer` with no token, or with a space inside the token, is
 /// 400 `invalid_request`. Another scheme (`Basic …`) counts as no bearer token.
 ///
+/// A token from the cookie, on a request whose method can change state (anything but `GET`,
+/// `HEAD` and `OPTIONS`) that came from another origin, is refused with 403
+/// `cross_origin_request` before it is verified: see [`AuthLayer::cross_origin_protection`].
+///
 /// In required mode (the default) a request without a token gets 401 with
 /// `WWW-Authenticate: Bearer realm="…"`. In [optional](AuthLayer::optional) mode it reaches
 /// the handler without claims. Either way a token that is present but bad is refused with
@@ -106,7 +142,8 @@ pub struct AuthLayer {
 
 impl AuthLayer {
     /// A layer that verifies with `verifier`: required mode, `Authorization` header and the
-    /// `access_token` cookie, realm `tollgate`, JSON error bodies.
+    /// `access_token` cookie (with cross-origin protection), realm `tollgate`, JSON error
+    /// bodies.
     pub fn new(verifier: Verifier) -> Self {
         Self {
             config: Arc::new(Config {
@@ -117,6 +154,7 @@ impl AuthLayer {
                 query: None,
                 revocation: None,
                 on_store_error: StoreFailure::FailClosed,
+                cross_origin: Some(CrossOrigin::new(CsrfLayer::new())),
                 settings: Settings::default(),
                 #[cfg(feature = "lambda")]
                 gateway: None,
@@ -147,12 +185,17 @@ impl AuthLayer {
     }
 
     /// Reads the token from the cookie `name` when no header carries one (default
-    /// `access_token`).
+    /// `access_token`; [`HOST_COOKIE`] is the same name under the `__Host-` prefix).
     ///
     /// # Security
-    /// A browser sends cookies with cross-site requests too. Routes that change state and
-    /// accept the cookie need CSRF protection: the cookie should be `SameSite=Strict` (as
-    /// the demo sets it), or use [`AuthLayer::without_cookie`] and bearer headers only.
+    /// A browser attaches cookies to cross-site requests too. So a request whose token came
+    /// from the cookie is refused with 403 when its method can change state and it came from
+    /// another origin ([`AuthLayer::cross_origin_protection`], on by default): keep that on.
+    /// `GET`, `HEAD` and `OPTIONS` are not checked, so they must not change state. Set the
+    /// cookie `Secure`, `HttpOnly` and `SameSite=Strict` or `Lax`, preferably named
+    /// [`HOST_COOKIE`] so that no sibling subdomain can plant one (as the demo does). An API
+    /// called only with bearer headers should not read the cookie at all
+    /// ([`AuthLayer::without_cookie`]).
     pub fn cookie(mut self, name: impl Into<String>) -> Self {
         self.config_mut().cookie = Some(name.into());
         self
@@ -161,6 +204,55 @@ impl AuthLayer {
     /// Never reads a cookie: only headers (and the query parameter, if enabled).
     pub fn without_cookie(mut self) -> Self {
         self.config_mut().cookie = None;
+        self
+    }
+
+    /// Checks the origin of requests whose token came from the cookie with `layer` instead of
+    /// the default [`CsrfLayer::new()`] (no trusted origin, no exemption): e.g. to trust the
+    /// origin of a front end served from another host ([`CsrfLayer::add_trusted_origin`]),
+    /// or to exempt a route ([`CsrfLayer::with_insecure_bypass`]).
+    ///
+    /// The check is tower-http's (the algorithm of Go's `CrossOriginProtection`). It is on
+    /// wherever the cookie is read, and applies only to a request whose token came from the
+    /// cookie and whose method is not `GET`, `HEAD` or `OPTIONS`. Such a request passes when
+    /// `Sec-Fetch-Site` is `same-origin` or `none`, or when its `Origin` is a trusted one;
+    /// without `Sec-Fetch-Site` (older browsers, clients that are not browsers), also when
+    /// its `Origin` is the request's own (its `Host`) or absent. Any other is refused with
+    /// 403 `cross_origin_request` ([`AuthErrorKind::CrossOriginRequest`]) before its token is
+    /// verified, through this layer's [`ErrorResponder`]: the rejection response of `layer`
+    /// is never used. A token from the `Authorization` header, the custom header or the
+    /// query is not checked: a page of another site cannot make a browser send one.
+    ///
+    /// `Origin` is compared byte for byte. Behind a proxy that rewrites `Host`, the request's
+    /// own origin no longer matches: forward `Host` unchanged, or trust the public origin.
+    ///
+    /// # Example
+    /// ```
+    /// use tollgate_axum::AuthLayer;
+    /// use tower_http::csrf::CsrfLayer;
+    ///
+    /// # fn demo(verifier: tollgate::Verifier) -> Result<(), tower_http::csrf::ConfigError> {
+    /// let layer = AuthLayer::new(verifier)
+    ///     .cross_origin_protection(CsrfLayer::new().add_trusted_origin("https://app.example")?);
+    /// # Ok(()) }
+    /// ```
+    pub fn cross_origin_protection<R>(mut self, layer: CsrfLayer<R>) -> Self {
+        self.config_mut().cross_origin = Some(CrossOrigin::new(layer));
+        self
+    }
+
+    /// Accepts a token from the cookie whatever origin the request came from.
+    ///
+    /// # Security
+    /// Without the check, any site the user visits can make their browser send a request
+    /// that changes state (a form `POST`) with the cookie, and it is accepted in the user's
+    /// name: cross-site request forgery. `SameSite` alone does not stop it from a sibling
+    /// subdomain (same site, other origin) nor in browsers that ignore it. Turn the check off
+    /// only when something else refuses such requests: a [`CsrfLayer`] or CSRF tokens in
+    /// front of every route that changes state. When no browser sends the token, read no
+    /// cookie instead ([`AuthLayer::without_cookie`]).
+    pub fn without_cross_origin_protection(mut self) -> Self {
+        self.config_mut().cross_origin = None;
         self
     }
 
@@ -237,6 +329,76 @@ pub struct AuthService<S> {
 /// A place the token was found in.
 type Found<'a> = Option<Cow<'a, str>>;
 
+/// Where the token of a request came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// The `Authorization` header, the custom header or the query: a page of another site
+    /// cannot make a browser send a token there without knowing it.
+    Explicit,
+    /// The cookie, which a browser attaches to cross-site requests too.
+    Cookie,
+}
+
+/// tower-http's cross-origin check, asked about a request whose token came from the cookie.
+/// Its `verify` is private, so [`Csrf`] runs as a service in front of [`Allowed`], on a copy
+/// of the request that carries only what the check reads.
+#[derive(Debug, Clone)]
+struct CrossOrigin(Csrf<Allowed>);
+
+/// The service behind [`CrossOrigin`]: what it reaches was let through.
+#[derive(Debug, Clone, Copy)]
+struct Allowed;
+
+impl Service<Request<()>> for Allowed {
+    type Response = http::Response<()>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Request<()>) -> Self::Future {
+        std::future::ready(Ok(http::Response::new(())))
+    }
+}
+
+impl CrossOrigin {
+    fn new<R>(layer: CsrfLayer<R>) -> Self {
+        // A refusal is answered by the layer's responder, so the rejection response of
+        // `layer` is replaced by one that builds nothing but the empty 403.
+        let layer = layer.with_rejection_response(DefaultResponseForProtectionError::default());
+        Self(layer.layer(Allowed))
+    }
+
+    /// Whether the check lets the request through.
+    fn allows(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> bool {
+        let mut probe = Request::new(());
+        *probe.method_mut() = method.clone();
+        // The check takes the request's own origin from the URI's authority (HTTP/2)
+        // before `Host`.
+        *probe.uri_mut() = uri.clone();
+        for name in ["origin", "sec-fetch-site", "host"] {
+            for value in headers.get_all(name) {
+                probe.headers_mut().append(name, value.clone());
+            }
+        }
+        // `Csrf` decides in `call`, and over `Allowed` it is always ready and its future
+        // ready at once: one poll with a waker that does nothing. Anything else would be a
+        // change in tower-http, and fails closed.
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut csrf = self.0.clone();
+        if !matches!(csrf.poll_ready(&mut cx), Poll::Ready(Ok(()))) {
+            return false;
+        }
+        match pin!(csrf.call(probe)).poll(&mut cx) {
+            Poll::Ready(Ok(response)) => response.extensions().get::<ProtectionError>().is_none(),
+            Poll::Ready(Err(never)) => match never {},
+            Poll::Pending => false,
+        }
+    }
+}
+
 /// The one item of `values`; `Err(twice)` when there are several.
 fn single<T>(
     mut values: impl Iterator<Item = T>,
@@ -287,12 +449,13 @@ fn bearer(value: &[u8]) -> Result<Found<'_>, &'static str> {
 }
 
 impl Config {
-    /// Finds the one token of the request; `Err` names why the request is malformed.
+    /// Finds the one token of the request and where it came from; `Err` names why the
+    /// request is malformed.
     fn find_token<'a>(
         &self,
         headers: &'a HeaderMap,
         uri: &'a Uri,
-    ) -> Result<Found<'a>, &'static str> {
+    ) -> Result<Option<(Cow<'a, str>, Source)>, &'static str> {
         let authorization = match single(
             headers.get_all(AUTHORIZATION).iter(),
             "more than one Authorization header",
@@ -326,7 +489,7 @@ impl Config {
             if token.is_empty() {
                 return Err("empty token");
             }
-            return Ok(Some(token));
+            return Ok(Some((token, Source::Explicit)));
         }
         let Some(cookie_name) = &self.cookie else {
             return Ok(None);
@@ -343,12 +506,29 @@ impl Config {
         // rather than guess which one the user meant.
         match single(cookies, "token cookie sent more than once")? {
             Some(token) if token.is_empty() => Ok(None),
-            other => Ok(other),
+            other => Ok(other.map(|token| (token, Source::Cookie))),
+        }
+    }
+
+    /// Refuses a request whose token came from the cookie when it came from another origin.
+    fn check_origin(
+        &self,
+        source: Source,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Result<(), AuthError> {
+        match (source, &self.cross_origin) {
+            (Source::Cookie, Some(check)) if !check.allows(method, uri, headers) => Err(
+                AuthError::new(AuthErrorKind::CrossOriginRequest, &self.settings),
+            ),
+            _ => Ok(()),
         }
     }
 
     fn authenticate(
         &self,
+        method: &Method,
         headers: &HeaderMap,
         uri: &Uri,
         extensions: &Extensions,
@@ -367,12 +547,15 @@ impl Config {
         let token = self
             .find_token(headers, uri)
             .map_err(|why| AuthError::new(AuthErrorKind::InvalidRequest(why), settings))?;
+        if let Some((_, source)) = &token {
+            self.check_origin(*source, method, uri, headers)?;
+        }
         let token = match token {
             None if self.required => {
                 return Err(AuthError::new(AuthErrorKind::MissingToken, settings).into());
             }
             None => None,
-            Some(token) => match self.verifier.check(&token) {
+            Some((token, _)) => match self.verifier.check(&token) {
                 Ok(verified) => Some(verified),
                 // The keys may have rotated: worth a (rate-limited) refetch, off this path.
                 Err(error)
@@ -521,8 +704,10 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let span = auth_span();
         // Verification is synchronous CPU work (tens of µs), so it runs here.
-        let (headers, uri, extensions) = (request.headers(), request.uri(), request.extensions());
-        let authenticated = span.in_scope(|| self.config.authenticate(headers, uri, extensions));
+        let (method, headers, uri) = (request.method(), request.headers(), request.uri());
+        let extensions = request.extensions();
+        let authenticated =
+            span.in_scope(|| self.config.authenticate(method, headers, uri, extensions));
         let context = match authenticated {
             Ok(context) => context,
             Err(Refusal::Final(error)) => return refuse(&span, error),

@@ -4,7 +4,9 @@
 //!
 //! - [`AuthLayer`] reads the bearer token (header, cookie, opt-in custom header or query),
 //!   verifies it with a [`tollgate::Verifier`], and refuses the request — RFC 6750 status,
-//!   `WWW-Authenticate` challenge and JSON body — before the handler runs.
+//!   `WWW-Authenticate` challenge and JSON body — before the handler runs. A token from the
+//!   cookie is refused on a cross-origin request that can change state (403,
+//!   [`AuthLayer::cross_origin_protection`]).
 //! - [`Claims<T>`] hands the handler the verified claims as its own type;
 //!   `Option<Claims<T>>` behind an [optional](AuthLayer::optional) layer.
 //! - [`RequireRole`] / [`RequireScope`] guard routes (403 `insufficient_scope`), and
@@ -62,7 +64,7 @@
 //!
 //! | name | type | labels | meaning |
 //! |---|---|---|---|
-//! | `tollgate_decisions_total` | counter | `outcome` = `allowed` \| `refused` \| `anonymous`; `reason` = `ok`, or the stable [`AuthError::code`] (`token_missing`, `token_expired`, `signature_invalid`, `key_unknown`, `token_revoked`, `insufficient_scope`, `revocation_unavailable`, `keys_unavailable`, `invalid_request`, …) | one per request decided by the [`AuthLayer`]; `anonymous` (reason `token_missing`) is a request without a token behind an optional layer. A [guard](RequireRole) or [extractor](HasRole) that refuses a token for lack of a role or scope adds `refused`/`insufficient_scope`: such a request counts twice, `allowed` by the layer (authenticated) and `refused` by the guard (not authorized) |
+//! | `tollgate_decisions_total` | counter | `outcome` = `allowed` \| `refused` \| `anonymous`; `reason` = `ok`, or the stable [`AuthError::code`] (`token_missing`, `token_expired`, `signature_invalid`, `key_unknown`, `token_revoked`, `insufficient_scope`, `revocation_unavailable`, `keys_unavailable`, `invalid_request`, `cross_origin_request`, …) | one per request decided by the [`AuthLayer`]; `anonymous` (reason `token_missing`) is a request without a token behind an optional layer. A [guard](RequireRole) or [extractor](HasRole) that refuses a token for lack of a role or scope adds `refused`/`insufficient_scope`: such a request counts twice, `allowed` by the layer (authenticated) and `refused` by the guard (not authorized) |
 //! | `tollgate_verification_seconds` | histogram | `alg` = `HS256` … `EdDSA`, or `unknown` when the token was refused before its header named a supported algorithm | time to verify one token (header, key selection, signature, claims), whether it passed or not |
 //! | `tollgate_revocation_cache_total` | counter | `result` = `hit` \| `miss` | revocation lookups through a [`tollgate::CachingStore`]: `hit` answered from memory, `miss` sent to the backend (or joined a lookup in flight); one per lookup |
 //! | `tollgate_token_cache_total` | counter | `result` = `hit` \| `miss` | verifications through a verifier's verified-token cache (`tollgate::VerifierBuilder::token_cache`, opt-in): `hit` a repeat token whose signature was not checked again (its `exp`/`nbf` were), `miss` verified from scratch (passed or not); none when the cache is off |
@@ -107,7 +109,7 @@ pub use error::{AuthError, AuthErrorKind, DefaultErrorResponder, ErrorResponder}
 pub use extract::Claims;
 pub use future::ResponseFuture;
 pub use guard::{Guard, HasRole, HasScope, RequireRole, RequireScope, RoleSet, ScopeSet};
-pub use layer::{AuthContext, AuthLayer, AuthService, DEFAULT_COOKIE, StoreFailure};
+pub use layer::{AuthContext, AuthLayer, AuthService, DEFAULT_COOKIE, HOST_COOKIE, StoreFailure};
 pub use readiness::{Readiness, ReadinessReport};
 
 // The README's usage example is compiled as a doc test.

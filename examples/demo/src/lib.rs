@@ -7,10 +7,10 @@
 //! | `GET /health` | none | `200 ok` |
 //! | `GET /ready` | none | `200` when the verification keys are loaded and the revocation store answers, `503` otherwise; JSON details |
 //! | `GET /metrics` | none | the metrics in the Prometheus text format (when [`DemoConfig::metrics`] is set) |
-//! | `POST /login` `{"username","password"}` | none | `{"access_token","token_type":"Bearer","expires_in"}` and an `access_token` cookie; 401 for bad credentials |
+//! | `POST /login` `{"username","password"}` | none | `{"access_token","token_type":"Bearer","expires_in"}` and the same token in the `__Host-access_token` cookie ([`tollgate_axum::HOST_COOKIE`]); 401 for bad credentials |
 //! | `GET /me` | token | the caller's claims as JSON |
 //! | `GET /admin` | token with role `admin` | `{"message": …}`; 403 `insufficient_scope` otherwise |
-//! | `POST /logout` | token | revokes the presented token; 204 |
+//! | `POST /logout` | token | revokes the presented token and clears the cookie; 204 |
 //! | `POST /admin/revoke-user/{sub}` | token with role `admin` | revokes every token of `sub` issued up to now; 204 |
 //! | `GET /.well-known/jwks.json` | none | the public keys the demo signs with |
 
@@ -27,7 +27,7 @@ use std::time::Duration;
 use tollgate::remote::RemoteKeys;
 use tollgate::revocation::{self, RevocationStore};
 use tollgate::{ConfigError, MemoryStore, Signer, SigningKey, TokenRequest, Verifier};
-use tollgate_axum::{AuthLayer, Claims, RequireRole};
+use tollgate_axum::{AuthLayer, Claims, HOST_COOKIE, RequireRole};
 
 /// Settings of the demo, read from the environment by `main`.
 #[derive(Debug, Clone)]
@@ -134,6 +134,7 @@ pub fn app_with_store(
 
     let layer = AuthLayer::new(verifier)
         .realm("tollgate-demo")
+        .cookie(HOST_COOKIE)
         .revocation(revocations.clone());
     let readiness = layer.readiness();
     let admin_only = RequireRole::any(["admin"]);
@@ -198,7 +199,9 @@ async fn login(State(state): State<Arc<AppState>>, Json(login): Json<Login>) -> 
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    let cookie = cookie::Cookie::build((tollgate_axum::DEFAULT_COOKIE, issued.token.clone()))
+    // `__Host-`: a browser keeps it only with `Secure`, `Path=/` and no `Domain`, so no
+    // sibling subdomain can plant a cookie of that name.
+    let cookie = cookie::Cookie::build((HOST_COOKIE, issued.token.clone()))
         .http_only(true)
         .secure(true)
         .same_site(cookie::SameSite::Strict)
@@ -242,7 +245,8 @@ async fn logout(State(state): State<Arc<AppState>>, claims: Claims) -> Response 
         jti = claims.token_id(),
         "logged out"
     );
-    let expired = cookie::Cookie::build((tollgate_axum::DEFAULT_COOKIE, ""))
+    // The same attributes as at login, or a browser ignores it (`__Host-`).
+    let expired = cookie::Cookie::build((HOST_COOKIE, ""))
         .http_only(true)
         .secure(true)
         .same_site(cookie::SameSite::Strict)

@@ -43,8 +43,10 @@ async fn login(app: &Router, user: &str) -> String {
     for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
         assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
     }
+    // What a browser requires of a `__Host-` cookie: no `Domain` (and the above).
+    assert!(!cookie.contains("Domain"), "{cookie}");
     let token = body["access_token"].as_str().unwrap().to_owned();
-    assert!(cookie.starts_with(&format!("access_token={token};")));
+    assert!(cookie.starts_with(&format!("__Host-access_token={token};")));
     token
 }
 
@@ -87,12 +89,22 @@ async fn the_login_cookie_authenticates_too() {
     let app = app(&DemoConfig::default()).unwrap();
     let token = login(&app, "alice").await;
     let request = Request::get("/me")
-        .header(header::COOKIE, format!("theme=dark; access_token={token}"))
+        .header(
+            header::COOKIE,
+            format!("theme=dark; __Host-access_token={token}"),
+        )
         .body(Body::empty())
         .unwrap();
     let (status, _, body) = send(&app, request).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["sub"], "alice");
+
+    // The name without the prefix is not read.
+    let request = Request::get("/me")
+        .header(header::COOKIE, format!("access_token={token}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&app, request).await.0, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -244,12 +256,11 @@ async fn logout_revokes_the_presented_token_only() {
 
     let (status, headers, _) = send(&app, post("/logout", &first)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert!(
-        headers[header::SET_COOKIE]
-            .to_str()
-            .unwrap()
-            .contains("Max-Age=0")
-    );
+    let cleared = headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(cleared.starts_with("__Host-access_token=;"), "{cleared}");
+    for attribute in ["Max-Age=0", "Secure", "Path=/"] {
+        assert!(cleared.contains(attribute), "{cleared} lacks {attribute}");
+    }
 
     let (status, headers, body) = send(&app, get("/me", &first)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -265,6 +276,46 @@ async fn logout_revokes_the_presented_token_only() {
         StatusCode::OK,
         "another session of the same user stays valid"
     );
+}
+
+/// A page of another site posts a form to `/logout`: the browser attaches the login cookie,
+/// and the layer refuses the request before the handler, so the session survives. The same
+/// request with the token in the `Authorization` header (which no other site can make a
+/// browser send) logs out.
+#[tokio::test]
+async fn a_cross_site_form_cannot_log_out_with_the_cookie() {
+    let app = app(&DemoConfig::default()).unwrap();
+    let (status, headers, body) = send(&app, login_request("alice", "alice")).await;
+    assert_eq!(status, StatusCode::OK);
+    let set_cookie = headers[header::SET_COOKIE].to_str().unwrap();
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let cross_site = |credentials: (header::HeaderName, String)| {
+        Request::post("/logout")
+            .header(header::HOST, "demo.example")
+            .header(header::ORIGIN, "https://evil.example")
+            .header("sec-fetch-site", "cross-site")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(credentials.0, credentials.1)
+            .body(Body::from("confirm=yes"))
+            .unwrap()
+    };
+
+    let (status, headers, body) = send(&app, cross_site((header::COOKIE, cookie))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["code"], "cross_origin_request");
+    assert!(
+        !headers.contains_key(header::SET_COOKIE),
+        "the cookie was cleared"
+    );
+    assert_eq!(send(&app, get("/me", &token)).await.0, StatusCode::OK);
+
+    let bearer = (header::AUTHORIZATION, format!("Bearer {token}"));
+    let (status, _, _) = send(&app, cross_site(bearer)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, body) = send(&app, get("/me", &token)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "token_revoked");
 }
 
 #[tokio::test]
