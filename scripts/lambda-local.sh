@@ -12,7 +12,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 PORT="${LAMBDA_PORT:-9753}"
-FUNCTION=tollgate-lambda
+FUNCTION=tollgate-lambda-router
 EVENTS=examples/lambda/events
 WORK="$(mktemp -d)"
 WATCH_PID=""

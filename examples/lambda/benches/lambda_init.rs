@@ -1,13 +1,13 @@
 //! What a Lambda cold start spends in tollgate: keys, verifier, layer and router (issue 7).
 //!
 //! ```text
-//! cargo bench -p tollgate-lambda --bench lambda_init
+//! cargo bench -p tollgate-lambda-router --bench lambda_init
 //! ```
 //!
 //! - `lambda_init/keys_from_jwks`: parsing an identity provider's JWK Set as Cognito
 //!   publishes it (two RSA-2048 keys), what `TOLLGATE_JWKS` or a fetched JWKS costs once it
 //!   is in memory (the fetch itself is network, excluded);
-//! - `lambda_init/router`: `tollgate_lambda::app` — verifier, `AuthLayer` (with an in-memory
+//! - `lambda_init/router`: `tollgate_lambda_router::app` — verifier, `AuthLayer` (with an in-memory
 //!   revocation store), guards and routes — from loaded keys;
 //! - `lambda_init/router_trusting_api_gateway`: the same with
 //!   `dangerous::trust_api_gateway`;
@@ -23,7 +23,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::sync::Arc;
 use tollgate::{CachingStore, KeySet, MemoryStore};
-use tollgate_lambda::{LambdaConfig, app};
+use tollgate_lambda_router::{LambdaConfig, app};
 
 const JWKS: &str = include_str!("fixtures/cognito-jwks.json");
 

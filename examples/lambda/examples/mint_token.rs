@@ -3,15 +3,15 @@
 //! ```text
 //! openssl genpkey -algorithm ed25519 -out key.pem
 //! openssl pkey -in key.pem -pubout -out key.pub.pem     # TOLLGATE_PUBLIC_KEY_FILE of the function
-//! cargo run -q -p tollgate-lambda --example mint_token -- key.pem alice user
-//! cargo run -q -p tollgate-lambda --example mint_token -- key.pem admin user admin
+//! cargo run -q -p tollgate-lambda-router --example mint_token -- key.pem alice user
+//! cargo run -q -p tollgate-lambda-router --example mint_token -- key.pem admin user admin
 //! ```
 //!
 //! Signs with kid `demo-1`, as the demo does, for `TOLLGATE_ISSUER`, `TOLLGATE_AUDIENCE`
 //! and `TOLLGATE_ROLES_CLAIM` (the function's defaults when unset).
 
 use tollgate::{Signer, SigningKey, TokenRequest};
-use tollgate_lambda::LambdaConfig;
+use tollgate_lambda_router::LambdaConfig;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

@@ -2,7 +2,7 @@
 //!
 //! The same router runs as a Lambda function (when `AWS_LAMBDA_RUNTIME_API` is set, as it
 //! is inside Lambda and under `cargo lambda watch`) and as a plain HTTP server otherwise,
-//! so it can be developed with `cargo run -p tollgate-lambda` and `curl`. See `main.rs` for
+//! so it can be developed with `cargo run -p tollgate-lambda-router` and `curl`. See `main.rs` for
 //! the environment variables and the README section "Deploying on AWS Lambda".
 //!
 //! | route | auth | answer |

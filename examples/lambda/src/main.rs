@@ -1,10 +1,10 @@
 //! The tollgate demo's protected routes as an AWS Lambda function.
 //!
 //! ```text
-//! cargo run -p tollgate-lambda                 # a plain HTTP server on 127.0.0.1:3000
-//! cargo lambda watch -p tollgate-lambda        # under the local Lambda emulator
+//! cargo run -p tollgate-lambda-router                 # a plain HTTP server on 127.0.0.1:3000
+//! cargo lambda watch -p tollgate-lambda-router        # under the local Lambda emulator
 //! scripts/lambda-local.sh                      # the emulator, invoked with API Gateway events
-//! cargo lambda build --release -p tollgate-lambda   # for deployment
+//! cargo lambda build --release -p tollgate-lambda-router   # for deployment
 //! ```
 //!
 //! It runs as a Lambda function when `AWS_LAMBDA_RUNTIME_API` is set (inside Lambda and
@@ -37,11 +37,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tollgate::revocation::RevocationStore;
 use tollgate::{CachingStore, MemoryStore, Signer, SigningKey, TokenRequest};
-use tollgate_lambda::{DEMO_KID, LambdaConfig, app, lambda_service};
+use tollgate_lambda_router::{DEMO_KID, LambdaConfig, app, lambda_service};
 use tollgate_redis::RedisStore;
 use tracing_subscriber::EnvFilter;
 
-type BoxError = tollgate_lambda::StartError;
+type BoxError = tollgate_lambda_router::StartError;
 
 fn env_set(name: &str) -> Option<String> {
     env::var(name).ok().filter(|v| !v.is_empty())
@@ -130,7 +130,7 @@ async fn main() -> Result<(), BoxError> {
     let addr = env_set("TOLLGATE_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     let base = format!("http://{}", listener.local_addr()?);
-    println!("tollgate-lambda listening on {base} (not inside Lambda: plain HTTP)");
+    println!("tollgate-lambda-router listening on {base} (not inside Lambda: plain HTTP)");
     if let Some(signer) = dev_signer {
         let alice = signer.issue(&TokenRequest::new("alice").roles(["user"]))?;
         let admin = signer.issue(&TokenRequest::new("admin").roles(["user", "admin"]))?;

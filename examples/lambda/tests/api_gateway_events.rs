@@ -12,7 +12,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use tollgate::revocation::RevocationStore;
 use tollgate::{MemoryStore, Signer, SigningKey, TokenRequest};
-use tollgate_lambda::{LambdaConfig, app, lambda_service};
+use tollgate_lambda_router::{LambdaConfig, app, lambda_service};
 use tower::ServiceExt;
 
 const ISSUER: &str = "https://cognito-idp.us-east-2.amazonaws.com/us-east-2_EXAMPLE";
