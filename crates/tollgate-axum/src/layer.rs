@@ -2,50 +2,17 @@
 
 use crate::error::{AuthError, AuthErrorKind, ErrorResponder, Settings};
 use crate::future::ResponseFuture;
+use crate::token::TokenSources;
 use axum::response::{IntoResponse, Response};
-use http::header::{AUTHORIZATION, COOKIE};
 use http::{Extensions, HeaderMap, HeaderName, Method, Request, Uri};
-use std::borrow::Cow;
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use tollgate::revocation::{RevocationStore, TokenRef};
 use tollgate::{ErrorKind, VerifiedToken, Verifier};
-use tower_http::csrf::{Csrf, CsrfLayer, DefaultResponseForProtectionError, ProtectionError};
+use tower_http::csrf::CsrfLayer;
 use tower_layer::Layer;
 use tower_service::Service;
 use tracing::{Instrument, Span};
-
-/// The default cookie a token is read from.
-pub const DEFAULT_COOKIE: &str = "access_token";
-
-/// [`DEFAULT_COOKIE`] under the `__Host-` prefix, for [`AuthLayer::cookie`].
-///
-/// A browser keeps a cookie whose name starts with `__Host-` only when it was set with
-/// `Secure`, with `Path=/` and without `Domain`: it then belongs to the one host that set
-/// it, travels over HTTPS only, and neither a sibling subdomain nor a page served over plain
-/// HTTP can plant or overwrite it. The layer only reads cookies: set it (and clear it, on
-/// logout) with exactly those attributes, plus `HttpOnly` and `SameSite`.
-///
-/// # Example
-/// ```
-/// use tollgate_axum::{AuthLayer, HOST_COOKIE};
-/// # fn demo(verifier: tollgate::Verifier, token: String) {
-/// let layer = AuthLayer::new(verifier).cookie(HOST_COOKIE);
-///
-/// // What the login handler sends back in `Set-Cookie`:
-/// let cookie = cookie::Cookie::build((HOST_COOKIE, token))
-///     .secure(true)
-///     .path("/")
-///     .http_only(true)
-///     .same_site(cookie::SameSite::Strict)
-///     .build();
-/// assert!(cookie.to_string().starts_with("__Host-access_token="));
-/// # }
-/// ```
-pub const HOST_COOKIE: &str = "__Host-access_token";
 
 /// What the [`AuthLayer`] decided, placed in the request's extensions for the extractors,
 /// the guards and any later middleware.
@@ -69,13 +36,10 @@ impl AuthContext {
 pub(crate) struct Config {
     verifier: Verifier,
     required: bool,
-    cookie: Option<String>,
-    header: Option<HeaderName>,
-    query: Option<String>,
+    /// Where the token is read from.
+    sources: TokenSources,
     revocation: Option<Arc<dyn RevocationStore>>,
     on_store_error: StoreFailure,
-    /// Judges requests whose token came from the cookie; `None` when turned off.
-    cross_origin: Option<CrossOrigin>,
     settings: Settings,
     /// Set by [`crate::dangerous::trust_api_gateway`].
     #[cfg(feature = "lambda")]
@@ -149,12 +113,9 @@ impl AuthLayer {
             config: Arc::new(Config {
                 verifier,
                 required: true,
-                cookie: Some(DEFAULT_COOKIE.to_owned()),
-                header: None,
-                query: None,
+                sources: TokenSources::default(),
                 revocation: None,
                 on_store_error: StoreFailure::FailClosed,
-                cross_origin: Some(CrossOrigin::new(CsrfLayer::new())),
                 settings: Settings::default(),
                 #[cfg(feature = "lambda")]
                 gateway: None,
@@ -197,13 +158,15 @@ impl AuthLayer {
     /// called only with bearer headers should not read the cookie at all
     /// ([`AuthLayer::without_cookie`]).
     pub fn cookie(mut self, name: impl Into<String>) -> Self {
-        self.config_mut().cookie = Some(name.into());
+        let config = self.config_mut();
+        config.sources = std::mem::take(&mut config.sources).cookie(name);
         self
     }
 
     /// Never reads a cookie: only headers (and the query parameter, if enabled).
     pub fn without_cookie(mut self) -> Self {
-        self.config_mut().cookie = None;
+        let config = self.config_mut();
+        config.sources = std::mem::take(&mut config.sources).without_cookie();
         self
     }
 
@@ -237,7 +200,8 @@ impl AuthLayer {
     /// # Ok(()) }
     /// ```
     pub fn cross_origin_protection<R>(mut self, layer: CsrfLayer<R>) -> Self {
-        self.config_mut().cross_origin = Some(CrossOrigin::new(layer));
+        let config = self.config_mut();
+        config.sources = std::mem::take(&mut config.sources).cross_origin_protection(layer);
         self
     }
 
@@ -252,13 +216,15 @@ impl AuthLayer {
     /// front of every route that changes state. When no browser sends the token, read no
     /// cookie instead ([`AuthLayer::without_cookie`]).
     pub fn without_cross_origin_protection(mut self) -> Self {
-        self.config_mut().cross_origin = None;
+        let config = self.config_mut();
+        config.sources = std::mem::take(&mut config.sources).without_cross_origin_protection();
         self
     }
 
     /// Also reads the raw token (no scheme) from the header `name`, e.g. `X-Api-Token`.
     pub fn header(mut self, name: HeaderName) -> Self {
-        self.config_mut().header = Some(name);
+        let config = self.config_mut();
+        config.sources = std::mem::take(&mut config.sources).header(name);
         self
     }
 
@@ -269,7 +235,8 @@ impl AuthLayer {
     /// the query leaks. Enable this only where nothing else works (e.g. WebSocket or
     /// server-sent-event connections from a browser), with short-lived tokens.
     pub fn query_parameter(mut self, name: impl Into<String>) -> Self {
-        self.config_mut().query = Some(name.into());
+        let config = self.config_mut();
+        config.sources = std::mem::take(&mut config.sources).query_parameter(name);
         self
     }
 
@@ -326,206 +293,7 @@ pub struct AuthService<S> {
     config: Arc<Config>,
 }
 
-/// A place the token was found in.
-type Found<'a> = Option<Cow<'a, str>>;
-
-/// Where the token of a request came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Source {
-    /// The `Authorization` header, the custom header or the query: a page of another site
-    /// cannot make a browser send a token there without knowing it.
-    Explicit,
-    /// The cookie, which a browser attaches to cross-site requests too.
-    Cookie,
-}
-
-/// tower-http's cross-origin check, asked about a request whose token came from the cookie.
-/// Its `verify` is private, so [`Csrf`] runs as a service in front of [`Allowed`], on a copy
-/// of the request that carries only what the check reads.
-#[derive(Debug, Clone)]
-struct CrossOrigin(Csrf<Allowed>);
-
-/// The service behind [`CrossOrigin`]: what it reaches was let through.
-#[derive(Debug, Clone, Copy)]
-struct Allowed;
-
-impl Service<Request<()>> for Allowed {
-    type Response = http::Response<()>;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<Self::Response, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _: Request<()>) -> Self::Future {
-        std::future::ready(Ok(http::Response::new(())))
-    }
-}
-
-impl CrossOrigin {
-    fn new<R>(layer: CsrfLayer<R>) -> Self {
-        // A refusal is answered by the layer's responder, so the rejection response of
-        // `layer` is replaced by one that builds nothing but the empty 403.
-        let layer = layer.with_rejection_response(DefaultResponseForProtectionError::default());
-        Self(layer.layer(Allowed))
-    }
-
-    /// Whether the check lets the request through.
-    fn allows(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> bool {
-        let mut probe = Request::new(());
-        *probe.method_mut() = method.clone();
-        // The check takes the request's own origin from the URI's authority (HTTP/2)
-        // before `Host`.
-        *probe.uri_mut() = uri.clone();
-        for name in ["origin", "sec-fetch-site", "host"] {
-            for value in headers.get_all(name) {
-                probe.headers_mut().append(name, value.clone());
-            }
-        }
-        // `Csrf` decides in `call`, and over `Allowed` it is always ready and its future
-        // ready at once: one poll with a waker that does nothing. Anything else would be a
-        // change in tower-http, and fails closed.
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut csrf = self.0.clone();
-        if !matches!(csrf.poll_ready(&mut cx), Poll::Ready(Ok(()))) {
-            return false;
-        }
-        match pin!(csrf.call(probe)).poll(&mut cx) {
-            Poll::Ready(Ok(response)) => response.extensions().get::<ProtectionError>().is_none(),
-            Poll::Ready(Err(never)) => match never {},
-            Poll::Pending => false,
-        }
-    }
-}
-
-/// The one item of `values`; `Err(twice)` when there are several.
-fn single<T>(
-    mut values: impl Iterator<Item = T>,
-    twice: &'static str,
-) -> Result<Option<T>, &'static str> {
-    let first = values.next();
-    if values.next().is_some() {
-        return Err(twice);
-    }
-    Ok(first)
-}
-
-fn header_str<'a>(headers: &'a HeaderMap, name: &HeaderName) -> impl Iterator<Item = &'a str> {
-    // A value that is not visible ASCII cannot hold a token; it becomes "" and is refused.
-    headers
-        .get_all(name)
-        .iter()
-        .map(|v| v.to_str().unwrap_or(""))
-}
-
-/// The token of an `Authorization` value under the Bearer scheme (case-insensitive); `None`
-/// under another scheme. A Bearer token must be one run of visible ASCII (RFC 6750 §2.1
-/// allows less still; the verifier refuses what base64url does not allow): empty, with
-/// whitespace inside, or with any other byte, it is malformed — a bad token must never
-/// pass for no token.
-fn bearer(value: &[u8]) -> Result<Found<'_>, &'static str> {
-    let (scheme, rest) = match value.iter().position(|b| *b == b' ') {
-        Some(space) => (&value[..space], &value[space + 1..]),
-        None => (value, &[][..]),
-    };
-    if !scheme.eq_ignore_ascii_case(b"bearer") {
-        return Ok(None);
-    }
-    let start = rest.iter().position(|b| *b != b' ').unwrap_or(rest.len());
-    let token = &rest[start..];
-    // One branch-free pass (it vectorises): tokens are hundreds of bytes long. A byte is
-    // visible ASCII (`!`..=`~`) when `b - b'!'` (wrapping) is at most `b'~' - b'!'`.
-    let visible = token.iter().fold(0u8, |bad, b| {
-        bad | u8::from(b.wrapping_sub(b'!') > b'~' - b'!')
-    }) == 0;
-    if token.is_empty() || !visible {
-        return Err("malformed bearer token");
-    }
-    // Visible ASCII is UTF-8.
-    std::str::from_utf8(token)
-        .map(|token| Some(Cow::Borrowed(token)))
-        .map_err(|_| "malformed bearer token")
-}
-
 impl Config {
-    /// Finds the one token of the request and where it came from; `Err` names why the
-    /// request is malformed.
-    fn find_token<'a>(
-        &self,
-        headers: &'a HeaderMap,
-        uri: &'a Uri,
-    ) -> Result<Option<(Cow<'a, str>, Source)>, &'static str> {
-        let authorization = match single(
-            headers.get_all(AUTHORIZATION).iter(),
-            "more than one Authorization header",
-        )? {
-            Some(value) => bearer(value.as_bytes())?,
-            None => None,
-        };
-        let custom = match &self.header {
-            Some(name) => single(
-                header_str(headers, name),
-                "token header sent more than once",
-            )?
-            .map(Cow::Borrowed),
-            None => None,
-        };
-        let query = match (&self.query, uri.query()) {
-            (Some(name), Some(query)) => single(
-                form_urlencoded::parse(query.as_bytes())
-                    .filter(|(k, _)| k == name)
-                    .map(|(_, v)| v),
-                "token query parameter sent more than once",
-            )?,
-            _ => None,
-        };
-        let mut explicit = [authorization, custom, query].into_iter().flatten();
-        let found = explicit.next();
-        if explicit.next().is_some() {
-            return Err("token sent in more than one way");
-        }
-        if let Some(token) = found {
-            if token.is_empty() {
-                return Err("empty token");
-            }
-            return Ok(Some((token, Source::Explicit)));
-        }
-        let Some(cookie_name) = &self.cookie else {
-            return Ok(None);
-        };
-        let cookies = headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(cookie::Cookie::split_parse)
-            .filter_map(Result::ok)
-            .filter(|c| c.name() == cookie_name)
-            .map(|c| Cow::<str>::Owned(c.value().to_owned()));
-        // The same cookie twice may be a cookie planted from a sibling domain: refuse
-        // rather than guess which one the user meant.
-        match single(cookies, "token cookie sent more than once")? {
-            Some(token) if token.is_empty() => Ok(None),
-            other => Ok(other.map(|token| (token, Source::Cookie))),
-        }
-    }
-
-    /// Refuses a request whose token came from the cookie when it came from another origin.
-    fn check_origin(
-        &self,
-        source: Source,
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
-    ) -> Result<(), AuthError> {
-        match (source, &self.cross_origin) {
-            (Source::Cookie, Some(check)) if !check.allows(method, uri, headers) => Err(
-                AuthError::new(AuthErrorKind::CrossOriginRequest, &self.settings),
-            ),
-            _ => Ok(()),
-        }
-    }
-
     fn authenticate(
         &self,
         method: &Method,
@@ -545,17 +313,15 @@ impl Config {
         #[cfg(not(feature = "lambda"))]
         let _ = extensions;
         let token = self
-            .find_token(headers, uri)
-            .map_err(|why| AuthError::new(AuthErrorKind::InvalidRequest(why), settings))?;
-        if let Some((_, source)) = &token {
-            self.check_origin(*source, method, uri, headers)?;
-        }
+            .sources
+            .find(method, uri, headers)
+            .map_err(|refusal| refusal.into_error(settings))?;
         let token = match token {
             None if self.required => {
                 return Err(AuthError::new(AuthErrorKind::MissingToken, settings).into());
             }
             None => None,
-            Some((token, _)) => match self.verifier.check(&token) {
+            Some(token) => match self.verifier.check(&token) {
                 Ok(verified) => Some(verified),
                 // The keys may have rotated: worth a (rate-limited) refetch, off this path.
                 Err(error)
@@ -822,43 +588,4 @@ async fn decide_later(
     }
     log_decision(span, Ok(&context));
     Ok(context)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::bearer;
-
-    #[test]
-    fn bearer_takes_one_run_of_visible_ascii() {
-        let token = |value: &[u8]| bearer(value).map(|t| t.map(|t| t.into_owned()));
-        assert_eq!(token(b"Bearer abc.def"), Ok(Some("abc.def".into())));
-        assert_eq!(token(b"bEaReR   abc"), Ok(Some("abc".into())));
-        for malformed in [
-            &b"Bearer"[..],
-            b"Bearer ",
-            b"Bearer  ",
-            b"Bearer a b",
-            b"Bearer a\tb",
-            b"Bearer abc ",
-            b"Bearer \xc3\xa9",
-        ] {
-            assert!(token(malformed).is_err(), "{malformed:?}");
-        }
-        // Another scheme, or none that the first space ends, is not a bearer token at all.
-        for other in [
-            &b"Basic abc"[..],
-            b"Bearer\tabc",
-            b"Bearerabc",
-            b"",
-            b"Basic \xff",
-        ] {
-            assert_eq!(token(other), Ok(None), "{other:?}");
-        }
-        // Every byte value in the token: exactly `!`..=`~` is accepted.
-        for b in 0..=255u8 {
-            let value = [&b"Bearer a"[..], &[b], b"z"].concat();
-            let accepted = token(&value).is_ok_and(|t| t.is_some());
-            assert_eq!(accepted, (b'!'..=b'~').contains(&b), "byte {b:#04x}");
-        }
-    }
 }

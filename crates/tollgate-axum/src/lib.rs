@@ -104,13 +104,15 @@ mod guard;
 mod layer;
 mod readiness;
 mod telemetry;
+mod token;
 
 pub use error::{AuthError, AuthErrorKind, DefaultErrorResponder, ErrorResponder};
 pub use extract::Claims;
 pub use future::ResponseFuture;
 pub use guard::{Guard, HasRole, HasScope, RequireRole, RequireScope, RoleSet, ScopeSet};
-pub use layer::{AuthContext, AuthLayer, AuthService, DEFAULT_COOKIE, HOST_COOKIE, StoreFailure};
+pub use layer::{AuthContext, AuthLayer, AuthService, StoreFailure};
 pub use readiness::{Readiness, ReadinessReport};
+pub use token::{DEFAULT_COOKIE, HOST_COOKIE, TokenRefusal, TokenSources};
 
 // The README's usage example is compiled as a doc test.
 #[cfg(doctest)]
