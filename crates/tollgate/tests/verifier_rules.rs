@@ -32,11 +32,17 @@ fn install_crypto_provider() {
     let _ = Verifier::builder().build();
 }
 
+/// jsonwebtoken's `Algorithm` of the same JOSE name, to sign with.
+fn signed_as(alg: Algorithm) -> jsonwebtoken::Algorithm {
+    alg.as_str().parse().expect("a jsonwebtoken algorithm")
+}
+
 /// Signs the already-encoded `h64.p64` exactly as written and appends the signature.
 fn sign_segments(h64: &str, p64: &str, key: &EncodingKey, alg: Algorithm) -> String {
     install_crypto_provider();
     let message = format!("{h64}.{p64}");
-    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).expect("signing");
+    let signature =
+        jsonwebtoken::crypto::sign(message.as_bytes(), key, signed_as(alg)).expect("signing");
     format!("{message}.{signature}")
 }
 
@@ -1092,6 +1098,45 @@ mod algorithm {
         }
     }
 
+    /// Every name of the JOSE registry tollgate supports (RFC 7518 §3.1, RFC 8037 §3.1),
+    /// with the variant it must parse to.
+    const JOSE_NAMES: [(&str, Algorithm); 12] = [
+        ("HS256", Algorithm::HS256),
+        ("HS384", Algorithm::HS384),
+        ("HS512", Algorithm::HS512),
+        ("RS256", Algorithm::RS256),
+        ("RS384", Algorithm::RS384),
+        ("RS512", Algorithm::RS512),
+        ("ES256", Algorithm::ES256),
+        ("ES384", Algorithm::ES384),
+        ("PS256", Algorithm::PS256),
+        ("PS384", Algorithm::PS384),
+        ("PS512", Algorithm::PS512),
+        ("EdDSA", Algorithm::EdDSA),
+    ];
+
+    #[test]
+    fn every_algorithm_name_parses_and_prints_as_itself() {
+        for (name, alg) in JOSE_NAMES {
+            assert_eq!(name.parse::<Algorithm>(), Ok(alg), "{name}");
+            assert_eq!(alg.as_str(), name);
+            assert_eq!(alg.to_string(), name);
+            assert_eq!(format!("{alg:?}"), name);
+            assert_eq!(serde_json::to_value(alg).unwrap(), json!(name));
+            assert_eq!(
+                serde_json::from_value::<Algorithm>(json!(name)).unwrap(),
+                alg
+            );
+        }
+        for name in ["none", "None", "", "hs256", "eddsa", "EdDSA ", "Ed448"] {
+            assert!(name.parse::<Algorithm>().is_err(), "{name:?}");
+            assert!(
+                serde_json::from_value::<Algorithm>(json!(name)).is_err(),
+                "{name:?}"
+            );
+        }
+    }
+
     #[test]
     fn alg_other_than_the_keys_is_a_mismatch() {
         // The attacker knows nothing but uses the right secret with another hash.
@@ -1414,7 +1459,8 @@ mod embedded_keys {
         let der = [&ED25519_PKCS8_PREFIX[..], &[7u8; 32]].concat();
         let key = EncodingKey::from_ed_der(&der);
         install_crypto_provider();
-        let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&key, Algorithm::EdDSA).unwrap();
+        let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&key, jsonwebtoken::Algorithm::EdDSA)
+            .unwrap();
         (key, serde_json::to_value(jwk).unwrap())
     }
 
