@@ -5,20 +5,26 @@ use serde::{Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
 
-/// A JWS signature algorithm, named as in the IANA JOSE registry (RFC 7518, RFC 8037).
+/// A JWS signature algorithm, named as in the IANA JOSE registry (RFC 7518, RFC 8037,
+/// RFC 9864).
 ///
 /// Every [`Key`](crate::Key) is bound to exactly one algorithm and verifies only tokens
 /// whose header names that one. `none` is not an algorithm here: it does not parse, so no
 /// key can be bound to it.
+///
+/// [`Algorithm::EdDSA`] and [`Algorithm::Ed25519`] compute the same signature (Ed25519,
+/// RFC 8032). RFC 9864 deprecates the polymorphic `EdDSA` in favour of names that fix the
+/// curve; tollgate still keeps them apart, like any two algorithms: a key bound to one
+/// refuses tokens that name the other.
 ///
 /// `FromStr`, `Display` and serde use the exact, case-sensitive JOSE name.
 ///
 /// ```
 /// use tollgate::Algorithm;
 ///
-/// let alg: Algorithm = "EdDSA".parse()?;
-/// assert_eq!(alg, Algorithm::EdDSA);
-/// assert_eq!(alg.to_string(), "EdDSA");
+/// let alg: Algorithm = "Ed25519".parse()?;
+/// assert_eq!(alg, Algorithm::Ed25519);
+/// assert_eq!(alg.to_string(), "Ed25519");
 /// assert!("none".parse::<Algorithm>().is_err());
 /// assert!("hs256".parse::<Algorithm>().is_err());
 /// # Ok::<(), tollgate::ParseAlgorithmError>(())
@@ -54,6 +60,8 @@ pub enum Algorithm {
     PS512,
     /// EdDSA (RFC 8037); tollgate supports it on Ed25519 only.
     EdDSA,
+    /// Ed25519 (RFC 9864): EdDSA with the curve fixed by the name.
+    Ed25519,
 }
 
 impl Algorithm {
@@ -72,11 +80,12 @@ impl Algorithm {
             Self::PS384 => "PS384",
             Self::PS512 => "PS512",
             Self::EdDSA => "EdDSA",
+            Self::Ed25519 => "Ed25519",
         }
     }
 
-    /// The same algorithm as jsonwebtoken names it, for the calls that go through
-    /// jsonwebtoken.
+    /// The jsonwebtoken algorithm that computes the same signature, for the calls that go
+    /// through jsonwebtoken: `Ed25519` is its `EdDSA`.
     pub(crate) fn to_jsonwebtoken(self) -> jsonwebtoken::Algorithm {
         use jsonwebtoken::Algorithm as Jwt;
         match self {
@@ -91,7 +100,7 @@ impl Algorithm {
             Self::PS256 => Jwt::PS256,
             Self::PS384 => Jwt::PS384,
             Self::PS512 => Jwt::PS512,
-            Self::EdDSA => Jwt::EdDSA,
+            Self::EdDSA | Self::Ed25519 => Jwt::EdDSA,
         }
     }
 }
@@ -116,6 +125,7 @@ impl FromStr for Algorithm {
             "PS384" => Self::PS384,
             "PS512" => Self::PS512,
             "EdDSA" => Self::EdDSA,
+            "Ed25519" => Self::Ed25519,
             _ => return Err(ParseAlgorithmError(())),
         })
     }
@@ -139,7 +149,7 @@ impl<'de> Deserialize<'de> for Algorithm {
         impl Visitor<'_> for Name {
             type Value = Algorithm;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JWS algorithm name such as \"RS256\" or \"EdDSA\"")
+                f.write_str("a JWS algorithm name such as \"RS256\" or \"Ed25519\"")
             }
             fn visit_str<E: de::Error>(self, name: &str) -> Result<Algorithm, E> {
                 name.parse()

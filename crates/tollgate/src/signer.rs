@@ -41,6 +41,9 @@ const RESERVED: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
 
 /// A private key that signs tokens, bound to one algorithm and one `kid`.
 ///
+/// Ed25519 keys sign `EdDSA` tokens: jsonwebtoken's header cannot name RFC 9864's
+/// `Ed25519`, so no signing key is bound to it (verification keys can be).
+///
 /// `Debug` never shows the key material.
 #[derive(Clone)]
 pub struct SigningKey {
@@ -142,7 +145,10 @@ impl SigningKey {
         secret: Option<Vec<u8>>,
     ) -> Result<Self, ConfigError> {
         ensure_crypto_provider()?;
-        if algorithm.to_jsonwebtoken().family() != encoding.family() {
+        // jsonwebtoken's `Header` cannot name `Ed25519`: Ed25519 keys sign as `EdDSA`.
+        if algorithm == Algorithm::Ed25519
+            || algorithm.to_jsonwebtoken().family() != encoding.family()
+        {
             return Err(ConfigError::AlgorithmMismatch {
                 key: "signing",
                 algorithm,
