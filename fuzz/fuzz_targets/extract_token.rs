@@ -26,12 +26,12 @@ use axum::body::Body;
 use axum::routing::get;
 use http::header::{AUTHORIZATION, COOKIE, WWW_AUTHENTICATE};
 use http::{HeaderName, HeaderValue, Request, StatusCode, Uri};
-use jsonwebtoken::{Algorithm, EncodingKey};
+use jsonwebtoken::EncodingKey;
 use libfuzzer_sys::fuzz_target;
 use serde_json::json;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
-use tollgate::{Key, MemoryStore, Verifier};
+use tollgate::{Algorithm, Key, MemoryStore, Verifier};
 use tollgate_axum::{AuthLayer, Claims, RequireRole, RequireScope};
 use tower::ServiceExt as _;
 

@@ -5,11 +5,11 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde_json::{Value, json};
 use std::sync::OnceLock;
 use std::time::Duration;
-use tollgate::{Key, KeySet, Verifier};
+use tollgate::{Algorithm, Key, KeySet, Verifier};
 
 /// The verification time of every fuzz target, seconds since the Unix epoch.
 pub const NOW: u64 = 1_750_000_000;
@@ -189,10 +189,16 @@ pub fn b64(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// jsonwebtoken's `Algorithm` of the same JOSE name, for the calls that go to jsonwebtoken.
+pub fn jsonwebtoken_algorithm(alg: Algorithm) -> jsonwebtoken::Algorithm {
+    alg.as_str().parse().expect("jsonwebtoken names it too")
+}
+
 /// `b64(header).b64(payload).signature`, the bytes exactly as given.
 pub fn sign_raw(header: &[u8], payload: &[u8], key: &EncodingKey, alg: Algorithm) -> String {
     install_crypto_provider();
     let message = format!("{}.{}", b64(header), b64(payload));
+    let alg = jsonwebtoken_algorithm(alg);
     let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).expect("signing");
     format!("{message}.{signature}")
 }

@@ -181,6 +181,8 @@ async fn an_empty_jti_is_no_revocation_id() {
 fn sign(header: Value, claims: &Value, key: &EncodingKey, alg: Algorithm) -> String {
     let _ = Verifier::builder().build(); // installs jsonwebtoken's crypto provider
     let message = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
+    // jsonwebtoken's own `Algorithm`, by the same JOSE name.
+    let alg = alg.as_str().parse().unwrap();
     let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).unwrap();
     format!("{message}.{signature}")
 }

@@ -121,7 +121,7 @@ fn verifier() -> Verifier {
 
 /// A token signed with `secret` under kid `k1`, with `claims`.
 fn hs256(secret: &[u8], claims: serde_json::Value) -> String {
-    let mut header = jsonwebtoken::Header::new(Algorithm::HS256);
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     header.kid = Some("k1".into());
     jsonwebtoken::encode(
         &header,

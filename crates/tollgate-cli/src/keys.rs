@@ -71,7 +71,7 @@ impl Kind {
             Kind::Rsa => (RS256, &[RS256, RS384, RS512, PS256, PS384, PS512]),
             Kind::P256 => (ES256, &[ES256]),
             Kind::P384 => (ES384, &[ES384]),
-            Kind::Ed25519 => (EdDSA, &[EdDSA]),
+            Kind::Ed25519 => (EdDSA, &[EdDSA, Ed25519]),
         };
         match given {
             None => Ok(default),
@@ -86,6 +86,21 @@ impl Kind {
             ))),
         }
     }
+}
+
+/// Why `--alg Ed25519` cannot sign: jsonwebtoken's header cannot name it.
+fn signs_as_eddsa() -> CliError {
+    CliError::usage(
+        "--alg Ed25519 only verifies: tollgate signs Ed25519 keys as EdDSA (pass --alg EdDSA)",
+    )
+}
+
+/// An Ed25519 key bound to `Ed25519` (RFC 9864) instead of `EdDSA`. tollgate binds an
+/// Ed25519 PEM to `EdDSA` (a PEM names no algorithm), so the key goes through a JWK that
+/// declares `Ed25519`.
+fn ed25519_bound_key(mut jwk: Value) -> Result<Key, tollgate::ConfigError> {
+    jwk["alg"] = json!(Algorithm::Ed25519);
+    Key::from_jwk(&jwk.to_string(), None)
 }
 
 fn is_hmac(alg: Algorithm) -> bool {
@@ -170,6 +185,9 @@ pub(crate) fn keygen(
     rsa_bits: u32,
 ) -> Result<Vec<Written>, CliError> {
     check_kid_for_files(kid)?;
+    if alg == Algorithm::Ed25519 {
+        return Err(signs_as_eddsa());
+    }
     let mut files: Vec<(PathBuf, &'static str, String, bool)> = Vec::new();
     if is_hmac(alg) {
         let mut secret = vec![0u8; hmac_len(alg)];
@@ -466,6 +484,20 @@ fn signing_key_from_pem(
     kid: Option<&str>,
     alg: Option<Algorithm>,
 ) -> Result<SigningKey, CliError> {
+    match private_key_from_pem(bytes, path, kid, alg)? {
+        (_, Algorithm::Ed25519) => Err(signs_as_eddsa()),
+        (key, _) => Ok(key),
+    }
+}
+
+/// The private key in a PEM, and the algorithm it is for: an Ed25519 key is loaded for
+/// `EdDSA` even when `Ed25519` is asked for, which only a verification key can be bound to.
+fn private_key_from_pem(
+    bytes: &[u8],
+    path: &Path,
+    kid: Option<&str>,
+    alg: Option<Algorithm>,
+) -> Result<(SigningKey, Algorithm), CliError> {
     let block = pem::parse(bytes)
         .map_err(|e| CliError::usage(format!("{}: not valid PEM ({e})", path.display())))?;
     let kind = private_kind(&block, path)?;
@@ -487,7 +519,7 @@ fn signing_key_from_pem(
         Kind::P256 | Kind::P384 => SigningKey::ec_pem(kid, bytes, alg),
         Kind::Ed25519 => SigningKey::ed25519_pem(kid, bytes),
     };
-    loaded.map_err(|e| config_error(path, &e))
+    Ok((loaded.map_err(|e| config_error(path, &e))?, alg))
 }
 
 /// The members of one `oct` JWK that signing needs.
@@ -602,9 +634,17 @@ pub(crate) fn verification_keys(
                 .map_err(|e| CliError::usage(format!("{}: not valid PEM ({e})", path.display())))?;
             match block.tag() {
                 "PUBLIC KEY" | "RSA PUBLIC KEY" => public_key(&block, &bytes, path, kid, alg)?,
-                _ => signing_key_from_pem(&bytes, path, kid, alg)?
-                    .verification_key()
-                    .map_err(|e| config_error(path, &e))?,
+                _ => match private_key_from_pem(&bytes, path, kid, alg)? {
+                    (signing, Algorithm::Ed25519) => {
+                        let jwk = signing
+                            .public_jwk()
+                            .ok_or_else(|| CliError::usage("the Ed25519 key has no public JWK"))?;
+                        ed25519_bound_key(jwk).map_err(|e| config_error(path, &e))?
+                    }
+                    (signing, _) => signing
+                        .verification_key()
+                        .map_err(|e| config_error(path, &e))?,
+                },
             }
         }
         Format::Raw => match alg {
@@ -661,6 +701,12 @@ fn public_key(
     let key = match kind {
         Kind::Rsa => Key::rsa_pem(bytes, alg),
         Kind::P256 | Kind::P384 => Key::ec_pem(bytes, alg),
+        // The key is the last 32 bytes of its SubjectPublicKeyInfo (RFC 8410 §4).
+        Kind::Ed25519 if alg == Algorithm::Ed25519 => ed25519_bound_key(json!({
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": URL_SAFE_NO_PAD.encode(&der[der.len().saturating_sub(32)..]),
+        })),
         Kind::Ed25519 => Key::ed25519_pem(bytes),
     }
     .map_err(|e| config_error(path, &e))?;

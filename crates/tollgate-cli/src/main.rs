@@ -150,8 +150,10 @@ enum Alg {
     ES256,
     /// ECDSA on P-384
     ES384,
-    /// Ed25519
+    /// EdDSA on Ed25519
     EdDSA,
+    /// Ed25519, RFC 9864's name for EdDSA on Ed25519 (verify only: tollgate signs EdDSA)
+    Ed25519,
     /// HMAC with SHA-256 (a shared secret)
     HS256,
     /// HMAC with SHA-384 (a shared secret)
@@ -172,6 +174,7 @@ impl From<Alg> for Algorithm {
             Alg::ES256 => Algorithm::ES256,
             Alg::ES384 => Algorithm::ES384,
             Alg::EdDSA => Algorithm::EdDSA,
+            Alg::Ed25519 => Algorithm::Ed25519,
             Alg::HS256 => Algorithm::HS256,
             Alg::HS384 => Algorithm::HS384,
             Alg::HS512 => Algorithm::HS512,
@@ -361,8 +364,8 @@ struct VerifyArgs {
     /// Key id of a --key PEM [default: from a KID.public.pem / KID.private.pem file name]
     #[arg(long)]
     kid: Option<String>,
-    /// Algorithm of a --key RSA PEM [default: from KID.jwks.json beside it, else RS256], or
-    /// of a raw HMAC secret
+    /// Algorithm of a --key RSA PEM [default: from KID.jwks.json beside it, else RS256], of
+    /// a raw HMAC secret, or of an Ed25519 PEM [default: EdDSA]
     #[arg(long, value_enum, ignore_case = true)]
     alg: Option<Alg>,
     /// Also check revocation in this Redis (prefer TOLLGATE_REDIS_URL: it may hold a password)

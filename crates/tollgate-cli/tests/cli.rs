@@ -173,6 +173,78 @@ fn round_trip_hs512() {
     round_trip("HS512");
 }
 
+/// `token`'s claims under `header`, signed by the Ed25519 key in the PEM file `private`: a
+/// token as an issuer that signs RFC 9864's `Ed25519` makes it (tollgate signs `EdDSA`).
+fn signed_by_ed25519(dir: &Path, private: &str, token: &str, header: &str) -> String {
+    use aws_lc_rs::signature::Ed25519KeyPair;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let pem = pem::parse(std::fs::read(dir.join(private)).unwrap()).unwrap();
+    let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pem.contents()).unwrap();
+    let payload = token.split('.').nth(1).unwrap();
+    let message = format!("{}.{payload}", URL_SAFE_NO_PAD.encode(header));
+    let signature = pair.sign(message.as_bytes());
+    format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+}
+
+#[test]
+fn ed25519_tokens_verify_with_a_key_bound_to_ed25519() {
+    let dir = dir();
+    let (private, jwks) = keygen(dir.path(), "EdDSA", "k1");
+    let eddsa = mint(dir.path(), &private, &[]);
+    let ed25519 = signed_by_ed25519(
+        dir.path(),
+        &private,
+        &eddsa,
+        r#"{"alg":"Ed25519","kid":"k1"}"#,
+    );
+    let with_key = |key: &str, alg: &[&str], token: &str| {
+        let mut args = vec!["verify", "--json", "--key", key, "--iss", ISS, "--aud", AUD];
+        args.extend_from_slice(alg);
+        args.push("-");
+        tollgate_in(dir.path(), &args, token)
+    };
+    for key in ["keys/k1.public.pem", "keys/k1.private.pem"] {
+        let valid = with_key(key, &["--alg", "Ed25519"], &ed25519)
+            .expect(0)
+            .json();
+        assert_eq!(valid["algorithm"], "Ed25519", "{key}");
+        assert_eq!(valid["kid"], "k1");
+        // Bound to one of the two names, a key refuses tokens that say the other.
+        for (alg, token) in [(&["--alg", "Ed25519"][..], &eddsa), (&[][..], &ed25519)] {
+            let refused = with_key(key, alg, token).expect(1).json();
+            assert_eq!(refused["code"], "algorithm_mismatch", "{key} {alg:?}");
+        }
+    }
+
+    // A JWK Set whose key declares `Ed25519`, as such an issuer publishes it.
+    let mut set: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join(&jwks)).unwrap()).unwrap();
+    set["keys"][0]["alg"] = "Ed25519".into();
+    std::fs::write(dir.path().join("ed25519.jwks.json"), set.to_string()).unwrap();
+    let valid = verify(dir.path(), "ed25519.jwks.json", &ed25519, &["--json"])
+        .expect(0)
+        .json();
+    assert_eq!(valid["algorithm"], "Ed25519");
+    verify(dir.path(), "ed25519.jwks.json", &eddsa, &[]).expect(1);
+}
+
+#[test]
+fn keygen_and_mint_refuse_ed25519_which_tollgate_signs_as_eddsa() {
+    let dir = dir();
+    let args = ["keygen", "--alg", "Ed25519", "--kid", "k1", "--out", "keys"];
+    let refused = run(dir.path(), &args).expect(2);
+    assert!(refused.stderr.contains("pass --alg EdDSA"), "{refused:#?}");
+    assert!(!dir.path().join("keys").exists());
+
+    let (private, _) = keygen(dir.path(), "EdDSA", "k1");
+    let args = [
+        "mint", "--key", &private, "--iss", ISS, "--sub", "a", "--alg", "Ed25519",
+    ];
+    let refused = run(dir.path(), &args).expect(2);
+    assert!(refused.stderr.contains("pass --alg EdDSA"), "{refused:#?}");
+}
+
 #[test]
 fn keygen_protects_private_files_and_never_overwrites() {
     let dir = dir();

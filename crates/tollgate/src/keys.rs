@@ -96,7 +96,7 @@ impl Prepared {
                 let secret = decoding.try_get_as_bytes().map_err(invalid)?;
                 return Ok(Self::Hmac(hmac::Key::new(hash, secret)));
             }
-            Algorithm::ES256 | Algorithm::ES384 | Algorithm::EdDSA => {
+            Algorithm::ES256 | Algorithm::ES384 | Algorithm::EdDSA | Algorithm::Ed25519 => {
                 let alg: &'static dyn sig::VerificationAlgorithm = match algorithm {
                     Algorithm::ES256 => &sig::ECDSA_P256_SHA256_FIXED,
                     Algorithm::ES384 => &sig::ECDSA_P384_SHA384_FIXED,
@@ -113,7 +113,6 @@ impl Prepared {
             Algorithm::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
             Algorithm::PS384 => &sig::RSA_PSS_2048_8192_SHA384,
             Algorithm::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
-            other => return Err(ConfigError::UnsupportedAlgorithm(format!("{other:?}"))),
         };
         let parsed = match decoding.kind() {
             DecodingKeyKind::SecretOrDer(der) => ParsedPublicKey::new(rsa, der),
@@ -161,7 +160,7 @@ fn family_name(family: AlgorithmFamily) -> &'static str {
 }
 
 fn require_family(algorithm: Algorithm, family: AlgorithmFamily) -> Result<(), ConfigError> {
-    if family.algorithms().contains(&algorithm) {
+    if algorithm.to_jsonwebtoken().family() == family {
         Ok(())
     } else {
         Err(ConfigError::AlgorithmMismatch {
@@ -279,7 +278,9 @@ impl Key {
         Self::new(DecodingKey::from_ec_pem(pem).map_err(invalid)?, algorithm)
     }
 
-    /// An Ed25519 public key in PEM (`BEGIN PUBLIC KEY`), for `EdDSA`.
+    /// An Ed25519 public key in PEM (`BEGIN PUBLIC KEY`), for `EdDSA`: a PEM names no
+    /// algorithm, so it takes the one an Ed25519 JWK without `alg` implies. For tokens
+    /// signed `Ed25519` (RFC 9864), load the key as a JWK that declares `"alg": "Ed25519"`.
     pub fn ed25519_pem(pem: &[u8]) -> Result<Self, ConfigError> {
         Self::new(
             DecodingKey::from_ed_pem(pem).map_err(invalid)?,
@@ -289,7 +290,8 @@ impl Key {
 
     /// A key from one JWK (JSON text). The algorithm comes from the JWK's `alg`, or from
     /// `algorithm` when the JWK has none; if both are present they must agree. EC and
-    /// Ed25519 keys without either take the algorithm their curve implies.
+    /// Ed25519 keys without either take the algorithm their curve implies (`EdDSA` for
+    /// Ed25519, which may also declare `Ed25519`).
     pub fn from_jwk(jwk: &str, algorithm: Option<Algorithm>) -> Result<Self, ConfigError> {
         let jwk: Jwk = serde_json::from_str(jwk).map_err(invalid)?;
         jwk.into_key(algorithm, false)
@@ -328,7 +330,8 @@ impl Key {
             let Some(provider) = jsonwebtoken::crypto::CryptoProvider::try_get_default() else {
                 return false;
             };
-            let Ok(verifier) = (provider.verifier_factory)(&self.algorithm, &self.decoding) else {
+            let algorithm = self.algorithm.to_jsonwebtoken();
+            let Ok(verifier) = (provider.verifier_factory)(&algorithm, &self.decoding) else {
                 return false;
             };
             verifier.verify(message, &signature.to_vec()).is_ok()
@@ -440,10 +443,16 @@ impl Jwk {
             return Err(ConfigError::NotForVerification);
         }
         let declared = self.alg.as_deref().map(parse_algorithm).transpose()?;
-        let implied = match (self.kty.as_str(), self.crv.as_deref()) {
-            ("EC", Some("P-256")) => Some(Algorithm::ES256),
-            ("EC", Some("P-384")) => Some(Algorithm::ES384),
-            ("OKP", Some("Ed25519")) => Some(Algorithm::EdDSA),
+        // A curve's key: the algorithm it implies without `alg`, and every one it allows.
+        let curve = match (self.kty.as_str(), self.crv.as_deref()) {
+            ("EC", Some("P-256")) => Some((Algorithm::ES256, &[Algorithm::ES256][..])),
+            ("EC", Some("P-384")) => Some((Algorithm::ES384, &[Algorithm::ES384][..])),
+            // One signature under two names: the key is bound to the one it declares, and
+            // to `EdDSA` (what such keys meant before RFC 9864 named `Ed25519`) without one.
+            ("OKP", Some("Ed25519")) => Some((
+                Algorithm::EdDSA,
+                &[Algorithm::EdDSA, Algorithm::Ed25519][..],
+            )),
             ("EC" | "OKP", Some(crv)) => {
                 return Err(ConfigError::InvalidKey(format!(
                     "unsupported curve {crv:?}"
@@ -464,10 +473,12 @@ impl Jwk {
                 });
             }
             (Some(a), _) | (None, Some(a)) => a,
-            (None, None) => implied.ok_or(ConfigError::MissingAlgorithm)?,
+            (None, None) => curve
+                .map(|(implied, _)| implied)
+                .ok_or(ConfigError::MissingAlgorithm)?,
         };
-        if let Some(implied) = implied
-            && implied != algorithm
+        if let Some((_, allowed)) = curve
+            && !allowed.contains(&algorithm)
         {
             return Err(ConfigError::AlgorithmMismatch {
                 key: "JWK curve",

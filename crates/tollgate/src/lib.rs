@@ -5,7 +5,7 @@
 //! puts it in front of an axum `Router`.
 //!
 //! - [`Key`] / [`KeySet`]: verification keys from an HMAC secret, PEM, a JWK or a JWK Set,
-//!   each bound to exactly one algorithm; unsafe keys are refused when loaded.
+//!   each bound to exactly one [`Algorithm`]; unsafe keys are refused when loaded.
 //! - [`Verifier`]: signature and claim rules, secure by default (`exp` required, `none`
 //!   never accepted, 8 KiB token limit, strict base64url and JSON). Its [`Error`] says why
 //!   a token was refused.
@@ -58,6 +58,7 @@
 #[cfg(not(any(feature = "aws_lc_rs", feature = "rust_crypto")))]
 compile_error!("tollgate needs a crypto backend: enable the `aws_lc_rs` or `rust_crypto` feature");
 
+mod algorithm;
 mod claims;
 pub mod dangerous;
 mod error;
@@ -73,9 +74,9 @@ pub mod telemetry;
 mod token_cache;
 pub mod verifier;
 
+pub use algorithm::{Algorithm, ParseAlgorithmError};
 pub use claims::{ClaimPath, RegisteredClaims, VerifiedToken};
 pub use error::{ConfigError, Error, ErrorKind};
-pub use jsonwebtoken::Algorithm;
 pub use keys::{Key, KeySet};
 pub use revocation::{CachingStore, MemoryStore, RevocationStore};
 pub use signer::{IssueError, IssuedToken, Signer, SignerBuilder, SigningKey, TokenRequest};

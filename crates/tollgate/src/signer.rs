@@ -41,6 +41,9 @@ const RESERVED: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
 
 /// A private key that signs tokens, bound to one algorithm and one `kid`.
 ///
+/// Ed25519 keys sign `EdDSA` tokens: jsonwebtoken's header cannot name RFC 9864's
+/// `Ed25519`, so no signing key is bound to it (verification keys can be).
+///
 /// `Debug` never shows the key material.
 #[derive(Clone)]
 pub struct SigningKey {
@@ -142,7 +145,10 @@ impl SigningKey {
         secret: Option<Vec<u8>>,
     ) -> Result<Self, ConfigError> {
         ensure_crypto_provider()?;
-        if !encoding.family().algorithms().contains(&algorithm) {
+        // jsonwebtoken's `Header` cannot name `Ed25519`: Ed25519 keys sign as `EdDSA`.
+        if algorithm == Algorithm::Ed25519
+            || algorithm.to_jsonwebtoken().family() != encoding.family()
+        {
             return Err(ConfigError::AlgorithmMismatch {
                 key: "signing",
                 algorithm,
@@ -155,7 +161,8 @@ impl SigningKey {
             secret,
         };
         // Sign once now so that a key that cannot sign fails at start-up, not at login.
-        jsonwebtoken::crypto::sign(b"probe", &key.encoding, algorithm).map_err(invalid)?;
+        jsonwebtoken::crypto::sign(b"probe", &key.encoding, algorithm.to_jsonwebtoken())
+            .map_err(invalid)?;
         if key.algorithm_family() != AlgorithmFamily::Hmac {
             key.verification_key()?;
         }
@@ -182,7 +189,8 @@ impl SigningKey {
         if self.secret.is_some() {
             return None;
         }
-        let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&self.encoding, self.algorithm).ok()?;
+        let algorithm = self.algorithm.to_jsonwebtoken();
+        let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&self.encoding, algorithm).ok()?;
         let mut value = serde_json::to_value(jwk).ok()?;
         let map = value.as_object_mut()?;
         map.insert("kid".into(), Value::String(self.kid.clone()));
@@ -472,7 +480,7 @@ impl Signer {
         if let Some(scopes) = &request.scopes {
             claims.insert("scope".into(), json!(scopes.join(" ")));
         }
-        let mut header = Header::new(self.key.algorithm);
+        let mut header = Header::new(self.key.algorithm.to_jsonwebtoken());
         header.kid = Some(self.key.kid.clone());
         header.typ = Some(self.typ.clone());
         let token = jsonwebtoken::encode(&header, &claims, &self.key.encoding)

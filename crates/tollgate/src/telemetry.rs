@@ -41,21 +41,7 @@ pub const REVOCATION_PUSH_RECONNECTS: &str = "tollgate_revocation_push_reconnect
 /// The `alg` label of `algorithm`: its JOSE name, or `unknown` when the token was refused
 /// before its header named a supported algorithm.
 pub fn algorithm_label(algorithm: Option<Algorithm>) -> &'static str {
-    match algorithm {
-        Some(Algorithm::HS256) => "HS256",
-        Some(Algorithm::HS384) => "HS384",
-        Some(Algorithm::HS512) => "HS512",
-        Some(Algorithm::ES256) => "ES256",
-        Some(Algorithm::ES384) => "ES384",
-        Some(Algorithm::RS256) => "RS256",
-        Some(Algorithm::RS384) => "RS384",
-        Some(Algorithm::RS512) => "RS512",
-        Some(Algorithm::PS256) => "PS256",
-        Some(Algorithm::PS384) => "PS384",
-        Some(Algorithm::PS512) => "PS512",
-        Some(Algorithm::EdDSA) => "EdDSA",
-        _ => "unknown",
-    }
+    algorithm.map_or("unknown", Algorithm::as_str)
 }
 
 /// Describes every tollgate metric (type, unit, help text) to the installed recorder, so

@@ -35,6 +35,13 @@ fn ed25519_jwk() -> Value {
     public_jwk(SigningKey::ed25519_pem("ed", ED25519_PRIVATE.as_bytes()).unwrap())
 }
 
+/// The same Ed25519 key as an identity provider that signs `Ed25519` (RFC 9864) publishes
+/// it: `"alg": "Ed25519"`, kid `ed25519-1`.
+fn published_ed25519_jwk() -> Value {
+    let set: Value = serde_json::from_str(ED25519_JWKS).unwrap();
+    set["keys"][0].clone()
+}
+
 /// `jwk` with the members of `patch` added or replaced (a `null` value removes one).
 fn patched(mut jwk: Value, patch: Value) -> Value {
     let map = jwk.as_object_mut().unwrap();
@@ -245,6 +252,86 @@ fn ec_and_ed25519_keys_load_from_pem_and_jwk() {
         for jwk in [jwk, bare] {
             assert_eq!(from_jwk(&jwk).unwrap().algorithm(), alg, "{jwk}");
         }
+    }
+}
+
+#[test]
+fn ed25519_jwk_is_bound_to_the_name_it_declares() {
+    let declared = published_ed25519_jwk();
+    let text = declared.to_string();
+    assert_eq!(from_jwk(&declared).unwrap().algorithm(), Algorithm::Ed25519);
+    let given = Key::from_jwk(&text, Some(Algorithm::Ed25519)).unwrap();
+    assert_eq!(given.algorithm(), Algorithm::Ed25519);
+    assert_eq!(given.kid(), Some("ed25519-1"));
+    assert!(matches!(
+        Key::from_jwk(&text, Some(Algorithm::EdDSA)),
+        Err(ConfigError::AlgorithmMismatch { .. })
+    ));
+
+    let eddsa = patched(declared.clone(), json!({"alg": "EdDSA"}));
+    assert_eq!(from_jwk(&eddsa).unwrap().algorithm(), Algorithm::EdDSA);
+    assert!(matches!(
+        Key::from_jwk(&eddsa.to_string(), Some(Algorithm::Ed25519)),
+        Err(ConfigError::AlgorithmMismatch { .. })
+    ));
+
+    // Without `alg`: `EdDSA`, as before RFC 9864, unless the caller names the algorithm.
+    let bare = patched(declared, json!({"alg": null}));
+    assert_eq!(from_jwk(&bare).unwrap().algorithm(), Algorithm::EdDSA);
+    let named = Key::from_jwk(&bare.to_string(), Some(Algorithm::Ed25519)).unwrap();
+    assert_eq!(named.algorithm(), Algorithm::Ed25519);
+}
+
+#[test]
+fn only_an_ed25519_key_can_be_bound_to_ed25519() {
+    for jwk in [
+        patched(p256_jwk(), json!({"alg": "Ed25519"})),
+        patched(rsa_jwk(), json!({"alg": "Ed25519"})),
+    ] {
+        assert!(
+            matches!(from_jwk(&jwk), Err(ConfigError::AlgorithmMismatch { .. })),
+            "{jwk}"
+        );
+    }
+    let oct = json!({"kty": "oct", "kid": "s", "alg": "Ed25519", "k": b64(DISTINCTIVE_SECRET)});
+    assert!(matches!(
+        KeySet::from_jwks(&jwks(&[oct])),
+        Err(ConfigError::NoUsableKeys(_))
+    ));
+    for refused in [
+        Key::hmac(DISTINCTIVE_SECRET, Algorithm::Ed25519),
+        Key::rsa_pem(RSA_PUBLIC.as_bytes(), Algorithm::Ed25519),
+        Key::ec_pem(P256_PUBLIC.as_bytes(), Algorithm::Ed25519),
+    ] {
+        assert!(matches!(
+            refused,
+            Err(ConfigError::AlgorithmMismatch {
+                algorithm: Algorithm::Ed25519,
+                ..
+            })
+        ));
+    }
+}
+
+/// A `SigningKey` signs Ed25519 as `EdDSA`: jsonwebtoken's header cannot name `Ed25519`,
+/// so no signing key is bound to it.
+#[test]
+fn no_signing_key_is_bound_to_ed25519() {
+    let ed = SigningKey::ed25519_pem("ed", ED25519_PRIVATE.as_bytes()).unwrap();
+    assert_eq!(ed.algorithm(), Algorithm::EdDSA);
+    assert_eq!(ed.public_jwk().unwrap()["alg"], "EdDSA");
+    for refused in [
+        SigningKey::hmac("h", DISTINCTIVE_SECRET, Algorithm::Ed25519),
+        SigningKey::rsa_pem("r", RSA_PRIVATE.as_bytes(), Algorithm::Ed25519),
+        SigningKey::ec_pem("e", P256_PRIVATE.as_bytes(), Algorithm::Ed25519),
+    ] {
+        assert!(matches!(
+            refused,
+            Err(ConfigError::AlgorithmMismatch {
+                algorithm: Algorithm::Ed25519,
+                ..
+            })
+        ));
     }
 }
 
@@ -463,6 +550,32 @@ fn every_kind_of_bad_entry_is_skipped_alone() {
     assert!(
         set.skipped().iter().any(|s| s.starts_with("#7:")),
         "unnamed entries are numbered"
+    );
+}
+
+#[test]
+fn jwk_set_loads_keys_declaring_ed25519() {
+    for set in [
+        KeySet::from_public_jwks(ED25519_JWKS, None),
+        KeySet::from_public_jwks(ED25519_JWKS, Some(Algorithm::RS256)),
+        KeySet::from_jwks(ED25519_JWKS),
+    ] {
+        let set = set.unwrap();
+        assert!(set.skipped().is_empty(), "{:?}", set.skipped());
+        let key = set.get("ed25519-1").unwrap();
+        assert_eq!(key.algorithm(), Algorithm::Ed25519);
+    }
+    // The same key published under both names, as during a migration.
+    let eddsa = patched(
+        published_ed25519_jwk(),
+        json!({"kid": "eddsa-1", "alg": "EdDSA"}),
+    );
+    let set = KeySet::from_public_jwks(&jwks(&[published_ed25519_jwk(), eddsa]), None).unwrap();
+    assert_eq!(set.len(), 2, "{:?}", set.skipped());
+    assert_eq!(set.get("eddsa-1").unwrap().algorithm(), Algorithm::EdDSA);
+    assert_eq!(
+        set.get("ed25519-1").unwrap().algorithm(),
+        Algorithm::Ed25519
     );
 }
 

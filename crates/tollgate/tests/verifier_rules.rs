@@ -32,11 +32,21 @@ fn install_crypto_provider() {
     let _ = Verifier::builder().build();
 }
 
+/// The jsonwebtoken algorithm that makes `alg`'s signatures: `Ed25519` (RFC 9864), which
+/// jsonwebtoken does not name, is its `EdDSA`.
+fn signed_as(alg: Algorithm) -> jsonwebtoken::Algorithm {
+    match alg {
+        Algorithm::Ed25519 => jsonwebtoken::Algorithm::EdDSA,
+        other => other.as_str().parse().expect("a jsonwebtoken algorithm"),
+    }
+}
+
 /// Signs the already-encoded `h64.p64` exactly as written and appends the signature.
 fn sign_segments(h64: &str, p64: &str, key: &EncodingKey, alg: Algorithm) -> String {
     install_crypto_provider();
     let message = format!("{h64}.{p64}");
-    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).expect("signing");
+    let signature =
+        jsonwebtoken::crypto::sign(message.as_bytes(), key, signed_as(alg)).expect("signing");
     format!("{message}.{signature}")
 }
 
@@ -128,6 +138,23 @@ fn p384_key() -> Key {
 
 fn ed25519_key() -> Key {
     Key::ed25519_pem(ED25519_PUBLIC.as_bytes()).unwrap()
+}
+
+/// The fixture Ed25519 key as its identity provider publishes it: a JWK with
+/// `"alg": "Ed25519"` and kid `ed25519-1`.
+fn ed25519_jwk() -> Value {
+    let set: Value = serde_json::from_str(ED25519_JWKS).unwrap();
+    set["keys"][0].clone()
+}
+
+/// [`ed25519_jwk`] as a key, with its `alg` replaced by `alg` (`None`: removed).
+fn ed25519_jwk_key(alg: Option<Algorithm>) -> Key {
+    let mut jwk = ed25519_jwk();
+    match alg {
+        Some(alg) => jwk["alg"] = json!(alg),
+        None => drop(jwk.as_object_mut().unwrap().remove("alg")),
+    }
+    Key::from_jwk(&jwk.to_string(), None).unwrap()
 }
 
 /// The default verifier's builder: one HS256 key, no issuer or audience.
@@ -1107,8 +1134,8 @@ mod algorithm {
     #[test]
     fn unknown_alg_is_unsupported() {
         for alg in [
-            "HS1024", "ES512", "RS1", "hs256", "HS256 ", " HS256", "", "Ed25519", "ES256K",
-            "RSA-OAEP", "dir",
+            "HS1024", "ES512", "RS1", "hs256", "HS256 ", " HS256", "", "ed25519", "Ed25519 ",
+            "Ed448", "ES256K", "RSA-OAEP", "dir",
         ] {
             let token = unsigned(json!({ "alg": alg }), &b64("signature"));
             assert_eq!(
@@ -1116,6 +1143,115 @@ mod algorithm {
                 Err(ErrorKind::UnsupportedAlgorithm),
                 "alg = {alg:?}"
             );
+        }
+    }
+
+    /// Every name of the JOSE registry tollgate supports (RFC 7518 §3.1, RFC 8037 §3.1,
+    /// RFC 9864), with the variant it must parse to.
+    const JOSE_NAMES: [(&str, Algorithm); 13] = [
+        ("HS256", Algorithm::HS256),
+        ("HS384", Algorithm::HS384),
+        ("HS512", Algorithm::HS512),
+        ("RS256", Algorithm::RS256),
+        ("RS384", Algorithm::RS384),
+        ("RS512", Algorithm::RS512),
+        ("ES256", Algorithm::ES256),
+        ("ES384", Algorithm::ES384),
+        ("PS256", Algorithm::PS256),
+        ("PS384", Algorithm::PS384),
+        ("PS512", Algorithm::PS512),
+        ("EdDSA", Algorithm::EdDSA),
+        ("Ed25519", Algorithm::Ed25519),
+    ];
+
+    #[test]
+    fn every_algorithm_name_parses_and_prints_as_itself() {
+        for (name, alg) in JOSE_NAMES {
+            assert_eq!(name.parse::<Algorithm>(), Ok(alg), "{name}");
+            assert_eq!(alg.as_str(), name);
+            assert_eq!(alg.to_string(), name);
+            assert_eq!(format!("{alg:?}"), name);
+            assert_eq!(serde_json::to_value(alg).unwrap(), json!(name));
+            assert_eq!(
+                serde_json::from_value::<Algorithm>(json!(name)).unwrap(),
+                alg
+            );
+        }
+        for name in [
+            "none", "None", "", "hs256", "eddsa", "ED25519", "Ed25519 ", "Ed448",
+        ] {
+            assert!(name.parse::<Algorithm>().is_err(), "{name:?}");
+            assert!(
+                serde_json::from_value::<Algorithm>(json!(name)).is_err(),
+                "{name:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ed25519_token_verifies_with_a_key_declared_ed25519() {
+        let key = Key::from_jwk(&ed25519_jwk().to_string(), None).unwrap();
+        assert_eq!(key.algorithm(), Algorithm::Ed25519);
+        let verifier = verifier_with(key);
+        for header in [
+            json!({"alg": "Ed25519", "kid": "ed25519-1"}),
+            json!({"alg": "Ed25519", "typ": "JWT"}),
+        ] {
+            let token = sign(header.clone(), valid_claims(), &ed25519_signer());
+            let verified = accepted(&verifier, &token);
+            assert_eq!(verified.algorithm(), Algorithm::Ed25519, "{header}");
+        }
+    }
+
+    /// `EdDSA` and `Ed25519` make the same signature, but a key is bound to one name: the
+    /// other is refused like any other algorithm, with the kid naming the key or without.
+    #[test]
+    fn eddsa_and_ed25519_tokens_are_refused_by_a_key_declared_for_the_other() {
+        let eddsa_keys = [
+            ed25519_key(),
+            ed25519_jwk_key(Some(Algorithm::EdDSA)),
+            ed25519_jwk_key(None),
+        ];
+        let ed25519_keys = [ed25519_jwk_key(Some(Algorithm::Ed25519))];
+        for (keys, token_alg) in [(&eddsa_keys[..], "Ed25519"), (&ed25519_keys[..], "EdDSA")] {
+            for key in keys {
+                assert_ne!(key.algorithm().as_str(), token_alg);
+                let bare = sign(
+                    json!({ "alg": token_alg }),
+                    valid_claims(),
+                    &ed25519_signer(),
+                );
+                let named = sign(
+                    json!({"alg": token_alg, "kid": "ed"}),
+                    valid_claims(),
+                    &ed25519_signer(),
+                );
+                for (verifier, token) in [
+                    (verifier_with(key.clone()), bare),
+                    (verifier_with(key.clone().with_kid("ed")), named),
+                ] {
+                    assert_eq!(
+                        outcome(&verifier, &token),
+                        Err(ErrorKind::AlgorithmMismatch),
+                        "{token_alg} token, {key:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// With the same key loaded under both names, a token without kid is verified by the
+    /// one key bound to its `alg`: neither is ambiguous.
+    #[test]
+    fn eddsa_and_ed25519_keys_side_by_side_each_verify_their_own_tokens() {
+        let verifier = Verifier::builder()
+            .key(ed25519_key())
+            .key(ed25519_jwk_key(Some(Algorithm::Ed25519)))
+            .build()
+            .unwrap();
+        for alg in [Algorithm::EdDSA, Algorithm::Ed25519] {
+            let token = sign(json!({ "alg": alg }), valid_claims(), &ed25519_signer());
+            assert_eq!(accepted(&verifier, &token).algorithm(), alg);
         }
     }
 
@@ -1441,7 +1577,8 @@ mod embedded_keys {
         let der = [&ED25519_PKCS8_PREFIX[..], &[7u8; 32]].concat();
         let key = EncodingKey::from_ed_der(&der);
         install_crypto_provider();
-        let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&key, Algorithm::EdDSA).unwrap();
+        let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&key, jsonwebtoken::Algorithm::EdDSA)
+            .unwrap();
         (key, serde_json::to_value(jwk).unwrap())
     }
 
@@ -1528,6 +1665,11 @@ mod signatures {
             (Algorithm::ES256, p256_signer(), p256_key()),
             (Algorithm::ES384, p384_signer(), p384_key()),
             (Algorithm::EdDSA, ed25519_signer(), ed25519_key()),
+            (
+                Algorithm::Ed25519,
+                ed25519_signer(),
+                ed25519_jwk_key(Some(Algorithm::Ed25519)),
+            ),
         ]
     }
 

@@ -110,6 +110,7 @@ impl TestKey {
     /// The signature of `message` with this key under `algorithm` (e.g. PS256 with the
     /// RSA key bound to RS256).
     pub(crate) fn sign_as(self, algorithm: Algorithm, message: &[u8]) -> Vec<u8> {
+        let algorithm = jsonwebtoken_algorithm(algorithm);
         let signature =
             jsonwebtoken::crypto::sign(message, &self.encoding_key(), algorithm).unwrap();
         unb64(&signature)
@@ -122,16 +123,25 @@ impl TestKey {
 
     /// The public half as a JWK (not for [`TestKey::Hs`]).
     pub(crate) fn public_jwk(self) -> Value {
-        let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&self.encoding_key(), self.algorithm())
-            .unwrap();
+        let algorithm = jsonwebtoken_algorithm(self.algorithm());
+        let jwk =
+            jsonwebtoken::jwk::Jwk::from_encoding_key(&self.encoding_key(), algorithm).unwrap();
         serde_json::to_value(jwk).unwrap()
     }
+}
+
+/// jsonwebtoken's `Algorithm` of the same JOSE name, to sign with.
+pub(crate) fn jsonwebtoken_algorithm(algorithm: Algorithm) -> jsonwebtoken::Algorithm {
+    algorithm
+        .as_str()
+        .parse()
+        .expect("jsonwebtoken names it too")
 }
 
 /// The HMAC-SHA256 of `message` under `secret`, whatever its length.
 pub(crate) fn hmac_sha256(secret: &[u8], message: &[u8]) -> Vec<u8> {
     let key = EncodingKey::from_secret(secret).unwrap();
-    unb64(&jsonwebtoken::crypto::sign(message, &key, Algorithm::HS256).unwrap())
+    unb64(&jsonwebtoken::crypto::sign(message, &key, jsonwebtoken::Algorithm::HS256).unwrap())
 }
 
 /// The verification keys of every trusted [`TestKey`], each under its `kid`.
