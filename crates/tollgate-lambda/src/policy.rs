@@ -115,20 +115,12 @@ impl Policy {
     /// of `routes` that `token` does not meet denied.
     pub fn allow<T>(arn: &MethodArn, routes: &Routes, token: &VerifiedToken<T>) -> Self {
         let mut statements = vec![(IamPolicyEffect::Allow, arn.stage_wide())];
-        statements.extend(routes.refused(token).map(|rule| {
-            (
-                IamPolicyEffect::Deny,
-                format!("{}{}", arn.stage, rule.arn_resource()),
-            )
+        statements.extend(routes.refused(token).flat_map(|rule| {
+            rule.arn_resources()
+                .into_iter()
+                .map(|resource| (IamPolicyEffect::Deny, format!("{}{resource}", arn.stage)))
         }));
         Self { statements }
-    }
-
-    /// A policy denying everything on the stage of `arn`.
-    pub fn deny(arn: &MethodArn) -> Self {
-        Self {
-            statements: vec![(IamPolicyEffect::Deny, arn.stage_wide())],
-        }
     }
 
     /// How API Gateway judges a request for `arn` with this policy: an explicit Deny that

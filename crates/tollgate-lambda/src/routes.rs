@@ -216,10 +216,19 @@ impl Rule {
         })
     }
 
-    /// The rule as the resource part of an `execute-api` ARN after the stage:
-    /// `GET/admin`, `*/orders/*`. A `{parameter}` becomes `*`, which in an ARN also matches
-    /// `/`: broader than the rule, which only ever denies more.
-    pub(crate) fn arn_resource(&self) -> String {
+    /// The rule as resource parts of `execute-api` ARNs after the stage: `GET/admin` (and
+    /// `GET/admin/`, which the rule matches too), `*/orders/*`. A `{parameter}` becomes `*`,
+    /// which in an ARN also matches `/`: broader than the rule, which only ever denies more.
+    pub(crate) fn arn_resources(&self) -> Vec<String> {
+        let resource = self.arn_resource();
+        if self.rest || resource.ends_with('/') {
+            vec![resource]
+        } else {
+            vec![format!("{resource}/"), resource]
+        }
+    }
+
+    fn arn_resource(&self) -> String {
         let mut resource = match &self.method {
             MethodPattern::Any => "*".to_owned(),
             MethodPattern::One(m) => m.clone(),
@@ -294,7 +303,7 @@ mod tests {
             "GET /admin=role:admin; POST /admin/*=role:admin; ANY /orders/*=scope:orders.read",
         );
         assert_eq!(r.rules.len(), 3);
-        assert_eq!(r.rules[0].arn_resource(), "GET/admin");
+        assert_eq!(r.rules[0].arn_resources(), ["GET/admin/", "GET/admin"]);
         assert_eq!(r.rules[1].arn_resource(), "POST/admin/*");
         assert_eq!(r.rules[2].arn_resource(), "*/orders/*");
         assert!(routes(" ; ").is_empty());
