@@ -26,16 +26,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if ! command -v cargo-lambda >/dev/null 2>&1; then
-    echo "== installing cargo-lambda (pip install cargo-lambda)"
-    python3 -m pip install --quiet cargo-lambda
-    # Where pip puts console scripts; pyenv needs its shims regenerated.
-    PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
-    if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
-    hash -r
-    command -v cargo-lambda >/dev/null 2>&1 || { echo "cargo-lambda is not on PATH after pip install" >&2; exit 1; }
-fi
-echo "== $(cargo lambda --version)"
+# shellcheck source=scripts/cargo-lambda.sh
+source scripts/cargo-lambda.sh
 
 # The function's settings: a Cognito-like issuer, roles in `cognito:groups`, and trust in
 # API Gateway's verdict (requests without one are verified with the public key).
