@@ -446,6 +446,15 @@ async fn the_gateway_response_carries_status_and_challenge() {
 /// `sub` of the user in `http-api-jwt-authorizer-user.json`.
 const GATEWAY_USER_SUB: &str = "3c2b1a09-aaaa-bbbb-cccc-ddddeeeeffff";
 
+/// The provider's signer, for the tokens the function verifies itself.
+fn gateway_signer() -> Signer {
+    Signer::builder(SigningKey::generate_ed25519("demo-1").unwrap())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .unwrap()
+}
+
 /// The function as the README's deploy line configures it: only the provider's issuer
 /// (`TOLLGATE_OIDC_ISSUER`, no `TOLLGATE_ISSUER`), trusting API Gateway.
 fn deployed(signer: &Signer) -> Function {
@@ -495,11 +504,7 @@ fn routed(event: &str, method: &str, path: &str) -> String {
 
 #[tokio::test]
 async fn revoke_user_through_the_gateway_revokes_the_users_gateway_tokens() {
-    let signer = Signer::builder(SigningKey::generate_ed25519("demo-1").unwrap())
-        .issuer(ISSUER)
-        .audience(AUDIENCE)
-        .build()
-        .unwrap();
+    let signer = gateway_signer();
     let f = deployed(&signer);
     let user_me = routed(
         &event_text("http-api-jwt-authorizer-user.json", ""),
@@ -527,11 +532,7 @@ async fn revoke_user_through_the_gateway_revokes_the_users_gateway_tokens() {
 
 #[tokio::test]
 async fn revoke_user_applies_to_lambda_authorizer_contexts_without_iss() {
-    let signer = Signer::builder(SigningKey::generate_ed25519("demo-1").unwrap())
-        .issuer(ISSUER)
-        .audience(AUDIENCE)
-        .build()
-        .unwrap();
+    let signer = gateway_signer();
     let f = deployed(&signer);
     // A Lambda authorizer's context often names no issuer.
     let mut me: Value =
@@ -562,11 +563,7 @@ async fn revoke_user_applies_to_lambda_authorizer_contexts_without_iss() {
 
 #[tokio::test]
 async fn gateway_claims_of_another_issuer_are_refused() {
-    let signer = Signer::builder(SigningKey::generate_ed25519("demo-1").unwrap())
-        .issuer(ISSUER)
-        .audience(AUDIENCE)
-        .build()
-        .unwrap();
+    let signer = gateway_signer();
     let f = deployed(&signer);
     let mut event: Value =
         serde_json::from_str(&event_text("http-api-jwt-authorizer-user.json", "")).unwrap();
@@ -581,11 +578,7 @@ async fn gateway_claims_of_another_issuer_are_refused() {
 
 #[tokio::test]
 async fn require_typ_refuses_id_tokens() {
-    let signer = Signer::builder(SigningKey::generate_ed25519("demo-1").unwrap())
-        .issuer(ISSUER)
-        .audience(AUDIENCE)
-        .build()
-        .unwrap();
+    let signer = gateway_signer();
     let id_signer = Signer::builder(signer.key().clone())
         .issuer(ISSUER)
         .audience(AUDIENCE)
