@@ -146,7 +146,7 @@ impl AuthLayer {
     }
 
     /// Reads the token from the cookie `name` when no header carries one (default
-    /// `access_token`; [`HOST_COOKIE`] is the same name under the `__Host-` prefix).
+    /// `access_token`; [`HOST_COOKIE`](crate::HOST_COOKIE) is the same name under the `__Host-` prefix).
     ///
     /// # Security
     /// A browser attaches cookies to cross-site requests too. So a request whose token came
@@ -154,7 +154,7 @@ impl AuthLayer {
     /// another origin ([`AuthLayer::cross_origin_protection`], on by default): keep that on.
     /// `GET`, `HEAD` and `OPTIONS` are not checked, so they must not change state. Set the
     /// cookie `Secure`, `HttpOnly` and `SameSite=Strict` or `Lax`, preferably named
-    /// [`HOST_COOKIE`] so that no sibling subdomain can plant one (as the demo does). An API
+    /// [`HOST_COOKIE`](crate::HOST_COOKIE) so that no sibling subdomain can plant one (as the demo does). An API
     /// called only with bearer headers should not read the cookie at all
     /// ([`AuthLayer::without_cookie`]).
     pub fn cookie(mut self, name: impl Into<String>) -> Self {

@@ -17,7 +17,7 @@ use tower_service::Service;
 /// The default cookie a token is read from.
 pub const DEFAULT_COOKIE: &str = "access_token";
 
-/// [`DEFAULT_COOKIE`] under the `__Host-` prefix, for [`AuthLayer::cookie`].
+/// [`DEFAULT_COOKIE`] under the `__Host-` prefix, for [`AuthLayer::cookie`](crate::AuthLayer::cookie).
 ///
 /// A browser keeps a cookie whose name starts with `__Host-` only when it was set with
 /// `Secure`, with `Path=/` and without `Domain`: it then belongs to the one host that set
