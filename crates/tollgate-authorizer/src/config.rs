@@ -25,6 +25,7 @@ pub(crate) struct Settings {
     pub(crate) routes: Routes,
     pub(crate) response_mode: ResponseMode,
     pub(crate) simple_refusal_as_error: bool,
+    pub(crate) answers_cached_per_route: bool,
     pub(crate) sources: TokenSources,
     pub(crate) websocket_protocol: bool,
     pub(crate) context_claims: Vec<String>,
@@ -101,10 +102,11 @@ impl Settings {
                 ));
             }
         };
-        let mut sources = TokenSources::default();
+        // The Authorization header only, unless told: every source must be an identity
+        // source of the authorizer (the key API Gateway caches the answer under).
+        let mut sources = TokenSources::default().without_cookie();
         match var("TOLLGATE_TOKEN_COOKIE").as_deref() {
-            None => {}
-            Some("off") => sources = sources.without_cookie(),
+            None | Some("off") => {}
             Some(name) => sources = sources.cookie(name),
         }
         if let Some(name) = var("TOLLGATE_TOKEN_QUERY") {
@@ -130,6 +132,10 @@ impl Settings {
             simple_refusal_as_error: flag(
                 var("TOLLGATE_SIMPLE_UNAUTHORIZED"),
                 "TOLLGATE_SIMPLE_UNAUTHORIZED",
+            )?,
+            answers_cached_per_route: flag(
+                var("TOLLGATE_CACHE_PER_ROUTE"),
+                "TOLLGATE_CACHE_PER_ROUTE",
             )?,
             sources,
             websocket_protocol: flag(
@@ -174,6 +180,18 @@ mod tests {
     }
 
     #[test]
+    fn the_cookie_is_read_only_when_named() {
+        let base = [("TOLLGATE_ISSUER", "i"), ("TOLLGATE_JWKS", JWKS)];
+        assert!(!settings(&base).unwrap().sources.reads_cookie());
+        let mut named = base.to_vec();
+        named.push(("TOLLGATE_TOKEN_COOKIE", "__Host-access_token"));
+        assert!(settings(&named).unwrap().sources.reads_cookie());
+        named.pop();
+        named.push(("TOLLGATE_TOKEN_COOKIE", "off"));
+        assert!(!settings(&named).unwrap().sources.reads_cookie());
+    }
+
+    #[test]
     fn mistakes_stop_the_start_with_the_variable_named() {
         let base = [("TOLLGATE_ISSUER", "i"), ("TOLLGATE_JWKS", JWKS)];
         assert!(settings(&base).is_ok());
@@ -183,6 +201,7 @@ mod tests {
             ("TOLLGATE_RESPONSE_MODE", "json"),
             ("TOLLGATE_JWKS_WAIT_MS", "soon"),
             ("TOLLGATE_FAIL_OPEN", "maybe"),
+            ("TOLLGATE_CACHE_PER_ROUTE", "y"),
             ("TOLLGATE_JWKS", "{}"),
         ] {
             let mut env = base.to_vec();

@@ -23,10 +23,15 @@
 //!   (grammar: `tollgate_lambda::routes`);
 //! - `TOLLGATE_RESPONSE_MODE` (`iam`, default, or `simple`: HTTP API payload 2.0 with
 //!   simple responses), `TOLLGATE_SIMPLE_UNAUTHORIZED=1` (simple mode: a bad token is the
-//!   `Unauthorized` error, 401, instead of `isAuthorized: false`, 403);
-//! - `TOLLGATE_TOKEN_COOKIE` (default `access_token`; `off`), `TOLLGATE_TOKEN_QUERY` (a query
-//!   parameter, opt-in: for WebSocket `$connect`), `TOLLGATE_WEBSOCKET_PROTOCOL=1` (the token
-//!   in `Sec-WebSocket-Protocol` as `bearer.<token>`);
+//!   `Unauthorized` error, 401, instead of `isAuthorized: false`, 403),
+//!   `TOLLGATE_CACHE_PER_ROUTE=1` (declares that answers are not reused across routes —
+//!   result TTL 0, or `$context.routeKey` among the identity sources — which route rules
+//!   with simple responses need);
+//! - token sources besides `Authorization: Bearer` (each must be an identity source of the
+//!   authorizer): `TOLLGATE_TOKEN_COOKIE` (a cookie name, opt-in; `off`),
+//!   `TOLLGATE_TOKEN_QUERY` (a query parameter, opt-in: for WebSocket `$connect`),
+//!   `TOLLGATE_WEBSOCKET_PROTOCOL=1` (the token in `Sec-WebSocket-Protocol` as
+//!   `bearer.<token>`);
 //! - `TOLLGATE_CONTEXT_CLAIMS` (comma-separated claims copied into the context),
 //!   `TOLLGATE_USAGE_IDENTIFIER_CLAIM` (REST usage plans);
 //! - `RUST_LOG` (default `info`).
@@ -39,7 +44,7 @@ use std::time::{Duration, Instant};
 use tollgate::remote::RemoteKeys;
 use tollgate::revocation::RevocationStore;
 use tollgate::{CachingStore, Verifier};
-use tollgate_lambda::Authorizer;
+use tollgate_lambda::{Authorizer, BuildError};
 use tollgate_redis::RedisStore;
 use tracing_subscriber::EnvFilter;
 
@@ -53,7 +58,10 @@ fn var(name: &str) -> Option<String> {
 async fn main() -> Result<(), BoxError> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info"))
+                // At trace, the runtime logs whole events, tokens included: never.
+                .add_directive("lambda_runtime=info".parse()?),
         )
         // CloudWatch adds its own timestamps and shows no colours.
         .with_ansi(false)
@@ -115,6 +123,7 @@ async fn main() -> Result<(), BoxError> {
         .websocket_protocol(settings.websocket_protocol)
         .response_mode(settings.response_mode)
         .simple_refusal_as_error(settings.simple_refusal_as_error)
+        .answers_cached_per_route(settings.answers_cached_per_route)
         .roles_claim(settings.roles_claim.clone())
         .on_store_error(settings.on_store_error);
     for claim in &settings.context_claims {
@@ -126,16 +135,15 @@ async fn main() -> Result<(), BoxError> {
     if let Some(store) = store {
         authorizer = authorizer.revocation(store);
     }
-    if !settings.routes.is_empty()
-        && settings.response_mode == tollgate_lambda::ResponseMode::Simple
-    {
-        // A simple answer has no policy: API Gateway's cache would reuse an Allow for one
-        // route on every other route of the same token.
+    if settings.sources.reads_cookie() {
         tracing::warn!(
-            "TOLLGATE_ROUTES with simple responses: set the authorizer's result TTL to 0, or add $context.routeKey to its identity sources"
+            "TOLLGATE_TOKEN_COOKIE: make the cookie an identity source, and set the result TTL to 0 if cookie requests change state (a cached answer skips the cross-origin check)"
         );
     }
-    let authorizer = authorizer.build();
+    let authorizer = authorizer.build().map_err(|error| match error {
+        BuildError::ReservedContextClaim(_) => format!("TOLLGATE_CONTEXT_CLAIMS: {error}"),
+        _ => format!("TOLLGATE_ROUTES with TOLLGATE_RESPONSE_MODE=simple: {error}"),
+    })?;
     tracing::info!(
         init_us = (started.elapsed() - network).as_micros() as u64,
         network_us = network.as_micros() as u64,

@@ -112,7 +112,7 @@ pub use future::ResponseFuture;
 pub use guard::{Guard, HasRole, HasScope, RequireRole, RequireScope, RoleSet, ScopeSet};
 pub use layer::{AuthContext, AuthLayer, AuthService, StoreFailure};
 pub use readiness::{Readiness, ReadinessReport};
-pub use token::{DEFAULT_COOKIE, HOST_COOKIE, TokenRefusal, TokenSources};
+pub use token::{DEFAULT_COOKIE, HOST_COOKIE, TokenRefusal, TokenSource, TokenSources};
 
 // The README's usage example is compiled as a doc test.
 #[cfg(doctest)]

@@ -146,16 +146,31 @@ impl TokenSources {
         uri: &'a Uri,
         headers: &'a HeaderMap,
     ) -> Result<Option<Cow<'a, str>>, TokenRefusal> {
+        Ok(self
+            .find_with_source(method, uri, headers)?
+            .map(|(token, _)| token))
+    }
+
+    /// [`TokenSources::find`], also telling where the token came from (the API Gateway
+    /// authorizer narrows what a cookie token's cached answer allows).
+    pub fn find_with_source<'a>(
+        &self,
+        method: &Method,
+        uri: &'a Uri,
+        headers: &'a HeaderMap,
+    ) -> Result<Option<(Cow<'a, str>, TokenSource)>, TokenRefusal> {
         let found = self
             .find_token(headers, uri.query())
             .map_err(TokenRefusal::Malformed)?;
-        match found {
-            Some((token, source)) => {
-                self.check_origin(source, method, uri, headers)?;
-                Ok(Some(token))
-            }
-            None => Ok(None),
+        if let Some((_, source)) = &found {
+            self.check_origin(*source, method, uri, headers)?;
         }
+        Ok(found)
+    }
+
+    /// Whether the cookie is read.
+    pub fn reads_cookie(&self) -> bool {
+        self.cookie.is_some()
     }
 
     /// Finds the one token of the request and where it came from; `Err` names why the
@@ -164,7 +179,7 @@ impl TokenSources {
         &self,
         headers: &'a HeaderMap,
         query: Option<&'a str>,
-    ) -> Result<Option<(Cow<'a, str>, Source)>, &'static str> {
+    ) -> Result<Option<(Cow<'a, str>, TokenSource)>, &'static str> {
         let authorization = match single(
             headers.get_all(AUTHORIZATION).iter(),
             "more than one Authorization header",
@@ -198,7 +213,7 @@ impl TokenSources {
             if token.is_empty() {
                 return Err("empty token");
             }
-            return Ok(Some((token, Source::Explicit)));
+            return Ok(Some((token, TokenSource::Explicit)));
         }
         let Some(cookie_name) = &self.cookie else {
             return Ok(None);
@@ -215,20 +230,20 @@ impl TokenSources {
         // rather than guess which one the user meant.
         match single(cookies, "token cookie sent more than once")? {
             Some(token) if token.is_empty() => Ok(None),
-            other => Ok(other.map(|token| (token, Source::Cookie))),
+            other => Ok(other.map(|token| (token, TokenSource::Cookie))),
         }
     }
 
     /// Refuses a request whose token came from the cookie when it came from another origin.
     fn check_origin(
         &self,
-        source: Source,
+        source: TokenSource,
         method: &Method,
         uri: &Uri,
         headers: &HeaderMap,
     ) -> Result<(), TokenRefusal> {
         match (source, &self.cross_origin) {
-            (Source::Cookie, Some(check)) if !check.allows(method, uri, headers) => {
+            (TokenSource::Cookie, Some(check)) if !check.allows(method, uri, headers) => {
                 Err(TokenRefusal::CrossOrigin)
             }
             _ => Ok(()),
@@ -241,7 +256,8 @@ type Found<'a> = Option<Cow<'a, str>>;
 
 /// Where the token of a request came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Source {
+#[non_exhaustive]
+pub enum TokenSource {
     /// The `Authorization` header, the custom header or the query: a page of another site
     /// cannot make a browser send a token there without knowing it.
     Explicit,

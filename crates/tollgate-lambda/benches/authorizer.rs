@@ -43,7 +43,7 @@ fn bench(c: &mut Criterion) {
         .audience("orders-api")
         .build()
         .unwrap();
-    let plain = Authorizer::builder(verifier.clone()).build();
+    let plain = Authorizer::builder(verifier.clone()).build().unwrap();
     let full = Authorizer::builder(verifier.clone())
         .routes(
             "GET /admin=role:admin; POST /admin/*=role:admin; ANY /orders/*=scope:orders.read"
@@ -51,7 +51,8 @@ fn bench(c: &mut Criterion) {
                 .unwrap(),
         )
         .revocation(MemoryStore::new())
-        .build();
+        .build()
+        .unwrap();
     let rest = json!({
         "type": "TOKEN",
         "authorizationToken": format!("Bearer {token}"),

@@ -24,7 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let authorizer = Authorizer::builder(verifier)
         .routes("GET /admin=role:admin".parse::<Routes>()?)
-        .build();
+        .build()?;
     let event = json!({
         "type": "TOKEN",
         "authorizationToken": format!("Bearer {}", TOKEN.trim()),

@@ -14,7 +14,7 @@ use std::fmt;
 use std::sync::Arc;
 use tollgate::revocation::{RevocationStore, TokenRef};
 use tollgate::{ErrorKind, VerifiedToken, Verifier};
-use tollgate_axum::{StoreFailure, TokenRefusal, TokenSources};
+use tollgate_axum::{StoreFailure, TokenRefusal, TokenSource, TokenSources};
 
 /// How an HTTP API with payload 2.0 expects the answer (the authorizer's
 /// `enableSimpleResponses` setting).
@@ -63,6 +63,39 @@ impl From<Refusal> for lambda_runtime::Diagnostic {
     }
 }
 
+/// An [`AuthorizerBuilder`] whose settings contradict each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// An extra context claim has the name of a member the backends read as the token's
+    /// own (`sub`, `iss`, `aud`, `exp`, `nbf`, `iat`, `jti`, `scope`, `scp`,
+    /// `principalId` or the roles claim): a token could make it say what the verifier
+    /// never granted.
+    ReservedContextClaim(String),
+    /// Route rules with [`ResponseMode::Simple`], without
+    /// [`AuthorizerBuilder::answers_cached_per_route`]: API Gateway reuses a cached
+    /// `isAuthorized: true` on every route, so the rules would hold only on a cache miss.
+    RoutesNeedPolicies,
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ReservedContextClaim(name) => write!(
+                f,
+                "the context claim {name:?} is one the backends read as the token's own claim"
+            ),
+            Self::RoutesNeedPolicies => f.write_str(
+                "route rules with simple responses: a cached answer is reused on every route; \
+                 use IAM policy answers, or set the result TTL to 0 or add $context.routeKey \
+                 to the identity sources and say so (answers_cached_per_route)",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
 /// What was decided about one event, before it is written in the event's answer shape.
 #[derive(Debug)]
 enum Verdict {
@@ -82,6 +115,7 @@ struct Inner {
     websocket_protocol: bool,
     response_mode: ResponseMode,
     simple_refusal_as_error: bool,
+    cached_per_route: bool,
     roles_claim: String,
     context_claims: Vec<String>,
     usage_identifier_claim: Option<String>,
@@ -111,8 +145,8 @@ pub struct AuthorizerBuilder {
 
 impl Authorizer {
     /// An authorizer verifying with `verifier`: no revocation store, no route rules, tokens
-    /// from the `Authorization` header and the `access_token` cookie (with the cross-origin
-    /// check), IAM policy answers, roles in the context under `roles`.
+    /// from the `Authorization` header only, IAM policy answers, roles in the context under
+    /// `roles`.
     pub fn builder(verifier: Verifier) -> AuthorizerBuilder {
         AuthorizerBuilder {
             inner: Inner {
@@ -120,10 +154,11 @@ impl Authorizer {
                 store: None,
                 on_store_error: StoreFailure::FailClosed,
                 routes: Routes::none(),
-                sources: TokenSources::default(),
+                sources: TokenSources::default().without_cookie(),
                 websocket_protocol: false,
                 response_mode: ResponseMode::IamPolicy,
                 simple_refusal_as_error: false,
+                cached_per_route: false,
                 roles_claim: "roles".to_owned(),
                 context_claims: Vec::new(),
                 usage_identifier_claim: None,
@@ -152,9 +187,18 @@ impl AuthorizerBuilder {
         self
     }
 
-    /// Where tokens are read from in REQUEST events (default: the `Authorization` header and
-    /// the `access_token` cookie, with the cross-origin check). A TOKEN event carries the
-    /// value of its token source header, read as an `Authorization` header.
+    /// Where tokens are read from in REQUEST events (default: the `Authorization` header
+    /// only). A TOKEN event carries the value of its token source header, read as an
+    /// `Authorization` header.
+    ///
+    /// # Security
+    /// API Gateway caches the answer under the identity sources' values, so every place a
+    /// token is read from must be one of them: an HTTP API event lists their values, and a
+    /// token found outside them is refused; REST and WebSocket events do not, so configure
+    /// them to match. A cookie token passes the cross-origin check for the request at hand
+    /// only: its Allow covers the stage's `GET`, `HEAD` and `OPTIONS` routes and the
+    /// current one, and with the cookie as an identity source, routes that change state
+    /// need a result TTL of 0 (a cached answer would let a cross-site request through).
     pub fn token_sources(mut self, sources: TokenSources) -> Self {
         self.inner.sources = sources;
         self
@@ -184,6 +228,15 @@ impl AuthorizerBuilder {
         self
     }
 
+    /// Declares that API Gateway never reuses an answer on another route: the authorizer's
+    /// result TTL is 0, or its identity sources include `$context.routeKey`. Route rules
+    /// then work with [`ResponseMode::Simple`] too (default: off, and that combination is
+    /// a [`BuildError::RoutesNeedPolicies`]).
+    pub fn answers_cached_per_route(mut self, declared: bool) -> Self {
+        self.inner.cached_per_route = declared;
+        self
+    }
+
     /// The context member the roles are written to, comma-separated (default `roles`): the
     /// roles claim the backends read (`tollgate_axum::dangerous::trust_api_gateway` reads a
     /// comma-separated list there). Use the verifier's roles claim, e.g. `cognito:groups`.
@@ -193,7 +246,8 @@ impl AuthorizerBuilder {
     }
 
     /// Also copies the top-level claim `name` into the context (strings, numbers and
-    /// booleans as they are; anything else as its JSON text).
+    /// booleans as they are; anything else as its JSON text). A name the backends read as
+    /// one of the token's own claims is a [`BuildError::ReservedContextClaim`].
     pub fn context_claim(mut self, name: impl Into<String>) -> Self {
         self.inner.context_claims.push(name.into());
         self
@@ -206,11 +260,25 @@ impl AuthorizerBuilder {
         self
     }
 
-    /// The authorizer.
-    pub fn build(self) -> Authorizer {
-        Authorizer {
-            inner: Arc::new(self.inner),
+    /// The authorizer, or what contradicts in the settings.
+    pub fn build(self) -> Result<Authorizer, BuildError> {
+        let inner = self.inner;
+        if let Some(name) = inner
+            .context_claims
+            .iter()
+            .find(|name| context::reserved(name, &inner.roles_claim))
+        {
+            return Err(BuildError::ReservedContextClaim(name.clone()));
         }
+        if inner.response_mode == ResponseMode::Simple
+            && !inner.routes.is_empty()
+            && !inner.cached_per_route
+        {
+            return Err(BuildError::RoutesNeedPolicies);
+        }
+        Ok(Authorizer {
+            inner: Arc::new(inner),
+        })
     }
 }
 
@@ -242,8 +310,8 @@ impl Authorizer {
 
     async fn decide(&self, incoming: &Incoming) -> Verdict {
         let inner = &*self.inner;
-        let token = match self.find_token(incoming) {
-            Ok(Some(token)) => token,
+        let (token, source) = match self.find_token(incoming) {
+            Ok(Some(found)) => found,
             Ok(None) => {
                 tracing::debug!(target: TARGET, decision = "refused", reason = "token_missing");
                 return Verdict::Refused(Refusal::Unauthorized);
@@ -257,6 +325,14 @@ impl Authorizer {
                 return Verdict::Refused(Refusal::Unauthorized);
             }
         };
+        if !incoming.identity_holds(&token) {
+            tracing::warn!(target: TARGET, decision = "refused", reason = "token_outside_identity_source", "the token is not in the identity source the answer is cached under");
+            return Verdict::Refused(Refusal::Unauthorized);
+        }
+        if !inner.routes.is_empty() && !incoming.arn_names_the_request() {
+            tracing::error!(target: TARGET, decision = "refused", reason = "arn_without_route", arn = %incoming.arn.as_string(), "route rules cannot be applied: the ARN does not name the request's method and path");
+            return Verdict::Refused(Refusal::Unavailable);
+        }
         let verified = match inner.verifier.check_async(&token).await {
             Ok(verified) => verified,
             Err(error) if error.kind() == ErrorKind::KeysUnavailable => {
@@ -268,6 +344,11 @@ impl Authorizer {
                 return Verdict::Refused(Refusal::Unauthorized);
             }
         };
+        if verified.subject().is_none() {
+            // The principal of a cached answer, and the backends' subject, must name someone.
+            tracing::debug!(target: TARGET, decision = "refused", reason = "subject_missing");
+            return Verdict::Refused(Refusal::Unauthorized);
+        }
         if let Some(store) = &inner.store {
             let view = TokenRef::of(&verified);
             let checked = match store.check_now(&view) {
@@ -291,17 +372,24 @@ impl Authorizer {
                 },
             }
         }
-        let policy = Policy::allow(&incoming.arn, &inner.routes, &verified);
+        let mut policy = Policy::allow(&incoming.arn, &inner.routes, &verified);
+        if source == TokenSource::Cookie {
+            policy = policy.for_cookie(&incoming.arn);
+        }
         Verdict::Token(verified, policy)
     }
 
     /// The token of the event, by the layer's rules (and, for `$connect`, the WebSocket
     /// protocol header when enabled).
-    fn find_token(&self, incoming: &Incoming) -> Result<Option<String>, TokenRefusal> {
-        let found = self
-            .inner
-            .sources
-            .find(&incoming.method, &incoming.uri, &incoming.headers)?;
+    fn find_token(
+        &self,
+        incoming: &Incoming,
+    ) -> Result<Option<(String, TokenSource)>, TokenRefusal> {
+        let found = self.inner.sources.find_with_source(
+            &incoming.method,
+            &incoming.uri,
+            &incoming.headers,
+        )?;
         let from_protocol = match incoming.kind {
             EventKind::WebSocket if self.inner.websocket_protocol => {
                 protocol_token(&incoming.headers)?
@@ -310,8 +398,8 @@ impl Authorizer {
         };
         match (found, from_protocol) {
             (Some(_), Some(_)) => Err(TokenRefusal::Malformed("token sent in more than one way")),
-            (Some(token), None) => Ok(Some(token.into_owned())),
-            (None, from_protocol) => Ok(from_protocol),
+            (Some((token, source)), None) => Ok(Some((token.into_owned(), source))),
+            (None, from_protocol) => Ok(from_protocol.map(|token| (token, TokenSource::Explicit))),
         }
     }
 
@@ -336,7 +424,7 @@ impl Authorizer {
             jti = token.token_id(),
         );
         let context = context::of(&token, &inner.roles_claim, &inner.context_claims);
-        let principal = context::principal(&token);
+        let principal = token.subject().unwrap_or_default().to_owned();
         let answer = match incoming.kind {
             EventKind::HttpV2 if simple => simple_answer(allowed, context),
             EventKind::HttpV2 => {

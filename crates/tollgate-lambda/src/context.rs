@@ -1,11 +1,13 @@
 //! The `context` of an Allow: what the backends behind API Gateway read about the caller.
 //!
 //! API Gateway accepts only strings, numbers and booleans there. The members are the
-//! token's `sub`, `iss`, `jti` (strings), `iat`, `exp` (numbers), the roles joined with
-//! commas under the roles claim's name, the scopes joined with spaces under `scope`, and
-//! the configured extra claims. This is the shape
-//! `tollgate_axum::dangerous::trust_api_gateway` reads back into the same claims (it reads
-//! a comma-separated roles value from a Lambda authorizer's context as a list).
+//! token's `sub`, `iss`, `jti` (strings), `iat`, `exp` (numbers), the roles as the text of
+//! a JSON array under the roles claim's name (`["admin","user"]`: a role name may hold a
+//! comma or a bracket, and must not turn into other roles), the scopes joined with spaces
+//! under `scope` (a scope holding whitespace, which RFC 6749 does not allow and no route
+//! rule can name, is left out rather than read back as two), and the configured extra
+//! claims. This is the shape `tollgate_axum::dangerous::trust_api_gateway` reads back
+//! into the same claims.
 
 use serde_json::{Map, Value};
 use tollgate::VerifiedToken;
@@ -30,17 +32,23 @@ pub(crate) fn of(token: &VerifiedToken<()>, roles_claim: &str, extra: &[String])
     if !token.roles().is_empty() {
         context.insert(
             roles_claim.to_owned(),
-            Value::String(token.roles().join(",")),
+            Value::String(Value::from(token.roles()).to_string()),
         );
     }
-    if !token.scopes().is_empty() {
-        context.insert("scope".into(), Value::String(token.scopes().join(" ")));
+    let scopes: Vec<&str> = token
+        .scopes()
+        .iter()
+        .map(String::as_str)
+        .filter(|scope| !scope.is_empty() && !scope.contains(char::is_whitespace))
+        .collect();
+    if !scopes.is_empty() {
+        context.insert("scope".into(), Value::String(scopes.join(" ")));
     }
     if !extra.is_empty()
         && let Ok(Value::Object(claims)) = serde_json::from_str::<Value>(token.claims_json())
     {
         for name in extra {
-            if context.contains_key(name) {
+            if reserved(name, roles_claim) {
                 continue;
             }
             if let Some(value) = claims.get(name) {
@@ -51,6 +59,26 @@ pub(crate) fn of(token: &VerifiedToken<()>, roles_claim: &str, extra: &[String])
     Value::Object(context)
 }
 
+/// Context members a backend reads as the token's own claims, which an extra claim must
+/// not stand in for: the registered claims, the scopes, the roles and `principalId`.
+const RESERVED: [&str; 10] = [
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "scope",
+    "scp",
+    "principalId",
+];
+
+/// Whether `name` may not be copied into the context as an extra claim.
+pub(crate) fn reserved(name: &str, roles_claim: &str) -> bool {
+    name == roles_claim || RESERVED.contains(&name)
+}
+
 /// `value` as API Gateway allows it in a context: a string, number or boolean as it is,
 /// anything else as its JSON text.
 fn scalar(value: &Value) -> Value {
@@ -58,14 +86,6 @@ fn scalar(value: &Value) -> Value {
         Value::String(_) | Value::Number(_) | Value::Bool(_) => value.clone(),
         other => Value::String(other.to_string()),
     }
-}
-
-/// The `principalId` of the answer: `sub`, else the token's revocation id.
-pub(crate) fn principal(token: &VerifiedToken<()>) -> String {
-    token
-        .subject()
-        .unwrap_or_else(|| token.revocation_id())
-        .to_owned()
 }
 
 /// The top-level claim `name` as a string (its text, or a number's digits).

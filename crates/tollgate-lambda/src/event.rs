@@ -64,6 +64,12 @@ pub(crate) struct Incoming {
     /// Path and query, for the cross-origin check of cookie tokens.
     pub(crate) uri: Uri,
     pub(crate) headers: HeaderMap,
+    /// The path the event names for the request (`None` for a TOKEN event, which has only
+    /// the ARN).
+    pub(crate) path: Option<String>,
+    /// The values of the identity sources, as the HTTP API sends them: the key under which
+    /// API Gateway caches the answer (`None` when the event does not say).
+    pub(crate) identity: Option<Vec<String>>,
 }
 
 fn typed<T: serde::de::DeserializeOwned>(event: Value) -> Result<T, BadEvent> {
@@ -134,6 +140,46 @@ impl Incoming {
         }
     }
 
+    /// Whether the ARN names the request the event describes: its method, and a path the
+    /// event's path ends with (the event's may carry the stage or a custom domain's base
+    /// path in front). A TOKEN event has only the ARN; route rules do not apply to
+    /// WebSocket routes.
+    pub(crate) fn arn_names_the_request(&self) -> bool {
+        if matches!(self.kind, EventKind::RestToken | EventKind::WebSocket) {
+            return true;
+        }
+        let (Some(method), Some(arn_path), Some(path)) =
+            (self.arn.method(), self.arn.path(), self.path.as_deref())
+        else {
+            return false;
+        };
+        if method != self.method.as_str() {
+            return false;
+        }
+        let path = path
+            .strip_suffix('/')
+            .filter(|p| !p.is_empty())
+            .unwrap_or(path);
+        let arn_path = arn_path.strip_suffix('/').unwrap_or(arn_path);
+        if arn_path.is_empty() {
+            // The root: `/`, or the stage alone (`/prod`).
+            return path == "/" || path.strip_prefix('/') == Some(self.arn.stage_name());
+        }
+        path.ends_with(arn_path)
+    }
+
+    /// Whether `token` is where API Gateway looked for the caller: in one of the identity
+    /// source values, when the event lists them. If it is not (say the identity source is
+    /// the `Authorization` header, which holds `Basic …`, and the token came from the
+    /// cookie), the answer would be cached under a key that does not hold the token, and
+    /// reused for other callers with that key.
+    pub(crate) fn identity_holds(&self, token: &str) -> bool {
+        match &self.identity {
+            Some(values) if !values.is_empty() => values.iter().any(|v| v.contains(token)),
+            _ => true,
+        }
+    }
+
     fn http_v2(event: ApiGatewayV2CustomAuthorizerV2Request) -> Result<Self, BadEvent> {
         let arn = MethodArn::parse(event.route_arn.as_deref().unwrap_or_default())?;
         let mut headers = event.headers;
@@ -152,6 +198,8 @@ impl Incoming {
             method,
             uri,
             headers,
+            path: event.raw_path,
+            identity: event.identity_source,
         })
     }
 
@@ -169,6 +217,11 @@ impl Incoming {
             method: event.http_method,
             uri: uri(event.path.as_deref(), query),
             headers: event.headers,
+            path: event.path,
+            // Payload 1.0 joins the values with commas, which no token holds.
+            identity: event
+                .identity_source
+                .map(|joined| joined.split(',').map(str::to_owned).collect()),
         })
     }
 
@@ -193,6 +246,9 @@ impl Incoming {
             method,
             uri,
             headers,
+            path: None,
+            // The token is the value of the one identity source.
+            identity: None,
         })
     }
 
@@ -209,7 +265,14 @@ impl Incoming {
         } else {
             event.multi_value_headers
         };
-        let method = event.http_method.unwrap_or(Method::GET);
+        // A WebSocket handshake is a GET, but what it opens can change state: its cookie
+        // token is judged as one of a request that can (a page of another site can open a
+        // WebSocket to any host, with the user's cookies).
+        let method = match event.http_method {
+            _ if websocket => Method::POST,
+            Some(method) => method,
+            None => Method::GET,
+        };
         Ok(Self {
             kind: if websocket {
                 EventKind::WebSocket
@@ -220,6 +283,8 @@ impl Incoming {
             method,
             uri: uri(event.path.as_deref(), query),
             headers,
+            path: event.path,
+            identity: None,
         })
     }
 }

@@ -42,7 +42,7 @@
 //!     .build()?;
 //! let authorizer = Authorizer::builder(verifier)
 //!     .routes("GET /admin=role:admin".parse::<Routes>()?)
-//!     .build();
+//!     .build()?;
 //! // In the function: lambda_runtime::run(lambda_runtime::service_fn(|e| authorizer.handle_event(e))).
 //! let token = signer.issue(&TokenRequest::new("alice"))?.token;
 //! let event = json!({
@@ -64,6 +64,6 @@ pub mod event;
 pub mod policy;
 pub mod routes;
 
-pub use authorizer::{Authorizer, AuthorizerBuilder, Refusal, ResponseMode};
+pub use authorizer::{Authorizer, AuthorizerBuilder, BuildError, Refusal, ResponseMode};
 pub use event::{BadEvent, EventKind};
 pub use routes::{Routes, RoutesError};

@@ -8,8 +8,16 @@
 //! of the stage (an explicit Deny wins over an Allow, as in IAM), it gives the verdict the
 //! rules give there. [`Policy::allows`] is that evaluation; the authorizer decides the
 //! current request with it too, so the answer and its cached reuse cannot disagree.
+//!
+//! Two narrowings keep the cached answer from allowing more than the rules do:
+//! - a token that fails any rule is also denied every non-canonical path (`//`, `.`, `..`,
+//!   `%`, `;`), which a backend could decode or normalise into a guarded route;
+//! - a token read from a cookie is allowed the safe methods (`GET`, `HEAD`, `OPTIONS`) of
+//!   the stage and the current request only ([`Policy::for_cookie`]): the cross-origin
+//!   check ran for this request, and a cached answer must not carry it over to another
+//!   request that can change state.
 
-use crate::routes::Routes;
+use crate::routes::{NON_CANONICAL, Routes};
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerPolicy;
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use std::fmt;
@@ -93,6 +101,12 @@ impl MethodArn {
         Some(&self.rest[self.rest.len() - path.len() - 1..])
     }
 
+    /// The stage's name.
+    pub fn stage_name(&self) -> &str {
+        let stage = self.stage.strip_suffix('/').unwrap_or(&self.stage);
+        stage.rsplit('/').next().unwrap_or_default()
+    }
+
     /// The whole ARN.
     pub fn as_string(&self) -> String {
         format!("{}{}", self.stage, self.rest)
@@ -115,12 +129,34 @@ impl Policy {
     /// of `routes` that `token` does not meet denied.
     pub fn allow<T>(arn: &MethodArn, routes: &Routes, token: &VerifiedToken<T>) -> Self {
         let mut statements = vec![(IamPolicyEffect::Allow, arn.stage_wide())];
-        statements.extend(routes.refused(token).flat_map(|rule| {
-            rule.arn_resources()
-                .into_iter()
-                .map(|resource| (IamPolicyEffect::Deny, format!("{}{resource}", arn.stage)))
-        }));
+        let deny = |resource: &str| (IamPolicyEffect::Deny, format!("{}{resource}", arn.stage));
+        let mut refused = routes.refused(token).peekable();
+        if refused.peek().is_some() {
+            statements.extend(NON_CANONICAL.iter().map(|resource| deny(resource)));
+        }
+        statements
+            .extend(refused.flat_map(|rule| rule.arn_resources().into_iter().map(|r| deny(&r))));
         Self { statements }
+    }
+
+    /// The policy narrowed for a token read from a cookie: instead of the whole stage, its
+    /// `GET`, `HEAD` and `OPTIONS` routes and `arn` itself are allowed (the Denies stay).
+    /// API Gateway caches the answer under the cookie, so with the cookie as an identity
+    /// source, routes that change state need a result TTL of 0.
+    pub fn for_cookie(mut self, arn: &MethodArn) -> Self {
+        self.statements
+            .retain(|(effect, _)| *effect != IamPolicyEffect::Allow);
+        let safe = ["GET", "HEAD", "OPTIONS"].map(|method| format!("{}{method}/*", arn.stage));
+        let exact = (!safe
+            .iter()
+            .any(|s| glob(s.as_bytes(), arn.as_string().as_bytes())))
+        .then(|| arn.as_string());
+        let allows = safe.into_iter().chain(exact);
+        self.statements.splice(
+            0..0,
+            allows.map(|resource| (IamPolicyEffect::Allow, resource)),
+        );
+        self
     }
 
     /// How API Gateway judges a request for `arn` with this policy: an explicit Deny that

@@ -12,9 +12,14 @@
 //! ```
 //!
 //! - `{name}` matches exactly one path segment; a final `/*` matches one or more segments
-//!   (`/admin/*` matches `/admin/users` and `/admin/users/7`, not `/admin`).
+//!   (`/admin/*` matches `/admin/users` and `/admin/users/7`, not `/admin`). One trailing
+//!   `/` is ignored (`/admin/` is `/admin`).
+//! - A `GET` rule applies to `HEAD` too: frameworks answer `HEAD` with the `GET` handler.
 //! - Every rule whose method and path match a request applies to it: all of their
 //!   requirements must hold. A request that no rule matches needs only a valid token.
+//! - A path that is not canonical — an empty segment (`//`), a `.` or `..` segment, a `%`
+//!   or a `;` — could name a guarded route once the backend decodes or normalises it, so
+//!   a token that fails any rule is refused on such a path, whichever route it names.
 //! - Example: `GET /admin=role:admin; POST /admin/*=role:admin; ANY /orders/*=scope:orders.read`.
 //!
 //! A malformed value is a [`RoutesError`] naming the rule and what is wrong with it.
@@ -184,11 +189,21 @@ impl Rule {
         })
     }
 
+    /// The methods of the rule's ARNs: a `GET` rule covers `HEAD` too.
+    fn methods(&self) -> &[&'static str] {
+        match &self.method {
+            MethodPattern::Any => &["*"],
+            MethodPattern::One(m) if m == "GET" => &["GET", "HEAD"],
+            MethodPattern::One(m) => {
+                let at = METHODS.iter().position(|known| known == m).unwrap_or(0);
+                &METHODS[at..=at]
+            }
+        }
+    }
+
     /// Whether this rule applies to `method` on `path` (no query, starting with `/`).
     fn matches(&self, method: &str, path: &str) -> bool {
-        if let MethodPattern::One(m) = &self.method
-            && m != method
-        {
+        if !self.methods().iter().any(|m| *m == "*" || *m == method) {
             return false;
         }
         let mut parts = path
@@ -220,20 +235,27 @@ impl Rule {
     /// `GET/admin/`, which the rule matches too), `*/orders/*`. A `{parameter}` becomes `*`,
     /// which in an ARN also matches `/`: broader than the rule, which only ever denies more.
     pub(crate) fn arn_resources(&self) -> Vec<String> {
-        let resource = self.arn_resource();
-        if self.rest || resource.ends_with('/') {
-            vec![resource]
-        } else {
-            vec![format!("{resource}/"), resource]
+        let mut resources = Vec::new();
+        for method in self.methods() {
+            let resource = format!("{method}{}", self.arn_path());
+            if !self.rest && !resource.ends_with('/') {
+                resources.push(format!("{resource}/"));
+            }
+            resources.push(resource);
         }
+        resources
     }
 
+    /// The rule's first ARN resource (its only one unless it is a `GET` rule or the path
+    /// may end in `/`).
+    #[cfg(test)]
     fn arn_resource(&self) -> String {
-        let mut resource = match &self.method {
-            MethodPattern::Any => "*".to_owned(),
-            MethodPattern::One(m) => m.clone(),
-        };
-        resource.push('/');
+        format!("{}{}", self.methods()[0], self.arn_path())
+    }
+
+    /// The path part of the rule's ARN resources, with its leading `/`.
+    fn arn_path(&self) -> String {
+        let mut resource = String::from("/");
         let segments: Vec<&str> = self
             .path
             .iter()
@@ -283,11 +305,35 @@ impl Routes {
         self.rules.iter().filter(move |rule| !rule.allows(token))
     }
 
-    /// Whether `token` meets every rule that applies to `method` on `path`.
+    /// Whether `token` meets every rule that applies to `method` on `path`; on a path that
+    /// is not canonical (see the [module documentation](self)), whether it meets every
+    /// rule.
     pub fn allow<T>(&self, token: &VerifiedToken<T>, method: &str, path: &str) -> bool {
+        if !is_canonical(path) {
+            return self.refused(token).next().is_none();
+        }
         self.matching(method, path).all(|rule| rule.allows(token))
     }
 }
+
+/// Whether `path` has no empty segment (but for one trailing `/`), no `.` or `..`
+/// segment, no `%` and no `;`.
+pub(crate) fn is_canonical(path: &str) -> bool {
+    if path.contains(['%', ';']) {
+        return false;
+    }
+    let inner = path.strip_prefix('/').unwrap_or(path);
+    if inner.is_empty() {
+        return true;
+    }
+    let inner = inner.strip_suffix('/').unwrap_or(inner);
+    inner.split('/').all(|s| !matches!(s, "" | "." | ".."))
+}
+
+/// IAM resource patterns (after the stage) matching every non-canonical path: what a
+/// policy denies to a token that fails any rule.
+pub(crate) const NON_CANONICAL: [&str; 7] =
+    ["*//*", "*/./*", "*/../*", "*/.", "*/..", "*%*", "*;*"];
 
 #[cfg(test)]
 mod tests {
@@ -303,7 +349,10 @@ mod tests {
             "GET /admin=role:admin; POST /admin/*=role:admin; ANY /orders/*=scope:orders.read",
         );
         assert_eq!(r.rules.len(), 3);
-        assert_eq!(r.rules[0].arn_resources(), ["GET/admin/", "GET/admin"]);
+        assert_eq!(
+            r.rules[0].arn_resources(),
+            ["GET/admin/", "GET/admin", "HEAD/admin/", "HEAD/admin"]
+        );
         assert_eq!(r.rules[1].arn_resource(), "POST/admin/*");
         assert_eq!(r.rules[2].arn_resource(), "*/orders/*");
         assert!(routes(" ; ").is_empty());
@@ -323,11 +372,24 @@ mod tests {
         };
         assert_eq!(names("GET", "/admin"), ["GET/admin"]);
         assert_eq!(names("GET", "/admin/"), ["GET/admin"]);
+        assert_eq!(names("HEAD", "/admin"), ["GET/admin"]);
         assert!(names("POST", "/admin").is_empty());
         assert_eq!(names("POST", "/admin/x/y"), ["POST/admin/*"]);
         assert_eq!(names("DELETE", "/u/7"), ["*/u/*"]);
         assert!(names("DELETE", "/u/7/8").is_empty());
         assert!(names("GET", "/administrator").is_empty());
+    }
+
+    #[test]
+    fn canonical_paths_are_told_apart() {
+        for path in ["/", "/admin", "/admin/", "/a/b.c/d", "/a/..b"] {
+            assert!(is_canonical(path), "{path}");
+        }
+        for path in [
+            "//", "//admin", "/admin//", "/a//b", "/.", "/a/./b", "/a/..", "/%61", "/a;b",
+        ] {
+            assert!(!is_canonical(path), "{path}");
+        }
     }
 
     #[test]

@@ -53,7 +53,7 @@ impl Setup {
     }
 
     fn authorizer(&self) -> Authorizer {
-        self.builder().build()
+        self.builder().build().unwrap()
     }
 }
 
@@ -148,7 +148,8 @@ async fn a_valid_token_is_allowed_with_its_claims_in_the_context() {
         assert_eq!(context["iss"], ISSUER);
         assert!(context["jti"].is_string());
         assert!(context["exp"].is_u64() && context["iat"].is_u64());
-        assert_eq!(context["roles"], "user,ops");
+        // The roles as a JSON array's text: a role name may hold a comma.
+        assert_eq!(context["roles"], r#"["user","ops"]"#);
         assert_eq!(context["scope"], "orders.read");
         // API Gateway takes strings, numbers and booleans only.
         for (member, value) in context.as_object().unwrap() {
@@ -163,7 +164,12 @@ async fn a_valid_token_is_allowed_with_its_claims_in_the_context() {
 #[tokio::test]
 async fn simple_responses_for_http_api_v2() {
     let s = setup();
-    let authorizer = s.builder().response_mode(ResponseMode::Simple).build();
+    let authorizer = s
+        .builder()
+        .response_mode(ResponseMode::Simple)
+        .answers_cached_per_route(true)
+        .build()
+        .unwrap();
     let token = s.token("alice", &["user"], &[]);
     let answer = authorizer
         .handle(event("http-api-v2-request.json", &token))
@@ -185,8 +191,10 @@ async fn simple_responses_for_http_api_v2() {
     let strict = s
         .builder()
         .response_mode(ResponseMode::Simple)
+        .answers_cached_per_route(true)
         .simple_refusal_as_error(true)
-        .build();
+        .build()
+        .unwrap();
     assert_eq!(strict.handle(bad).await.unwrap_err(), Refusal::Unauthorized);
 }
 
@@ -201,7 +209,8 @@ async fn websocket_connect_takes_the_token_from_the_query_or_the_protocol_header
     let by_query = s
         .builder()
         .token_sources(TokenSources::default().query_parameter("access_token"))
-        .build();
+        .build()
+        .unwrap();
     let answer = by_query
         .handle(event("websocket-connect.json", &token))
         .await
@@ -217,7 +226,7 @@ async fn websocket_connect_takes_the_token_from_the_query_or_the_protocol_header
     );
 
     // Or `Sec-WebSocket-Protocol: tollgate, bearer.<token>`.
-    let by_protocol = s.builder().websocket_protocol(true).build();
+    let by_protocol = s.builder().websocket_protocol(true).build().unwrap();
     let mut with_protocol = event("websocket-connect.json", "");
     with_protocol["multiValueQueryStringParameters"] = json!({});
     with_protocol["multiValueHeaders"]["Sec-WebSocket-Protocol"] =
@@ -236,12 +245,13 @@ fn by_query_and_protocol(s: &Setup) -> Authorizer {
         .token_sources(TokenSources::default().query_parameter("access_token"))
         .websocket_protocol(true)
         .build()
+        .unwrap()
 }
 
 #[tokio::test]
 async fn usage_identifier_key_from_a_claim() {
     let s = setup();
-    let authorizer = s.builder().usage_identifier_claim("sub").build();
+    let authorizer = s.builder().usage_identifier_claim("sub").build().unwrap();
     let token = s.token("tenant-7", &[], &[]);
     for name in ["rest-api-token.json", "rest-api-request.json"] {
         let answer = authorizer.handle(event(name, &token)).await.unwrap();
@@ -256,7 +266,8 @@ async fn configured_claims_are_copied_into_the_context() {
         .builder()
         .context_claim("tenant")
         .context_claim("flags")
-        .build();
+        .build()
+        .unwrap();
     let token = s
         .signer
         .issue(
@@ -430,7 +441,7 @@ async fn a_cached_answer_reused_on_another_route_gives_that_routes_verdict() {
         }
     }
     // Without route rules the answer covers the whole stage.
-    let open = Authorizer::builder(s.verifier.clone()).build();
+    let open = Authorizer::builder(s.verifier.clone()).build().unwrap();
     let answer = open
         .handle(event("rest-api-token.json", &user))
         .await
@@ -447,7 +458,7 @@ async fn a_cached_answer_reused_on_another_route_gives_that_routes_verdict() {
 async fn a_revoked_token_or_subject_is_unauthorized() {
     let s = setup();
     let store = MemoryStore::new();
-    let authorizer = s.builder().revocation(store.clone()).build();
+    let authorizer = s.builder().revocation(store.clone()).build().unwrap();
     let token = s.token("alice", &[], &[]);
     let other = s.token("alice", &[], &[]);
     for name in POLICY_EVENTS {
@@ -544,12 +555,13 @@ impl RevocationStore for Flaky {
 async fn an_unreachable_store_fails_closed_unless_told_to_fail_open() {
     let s = setup();
     let store = Flaky::default();
-    let closed = s.builder().revocation(store.clone()).build();
+    let closed = s.builder().revocation(store.clone()).build().unwrap();
     let open = s
         .builder()
         .revocation(store.clone())
         .on_store_error(StoreFailure::FailOpen)
-        .build();
+        .build()
+        .unwrap();
     let token = s.token("alice", &[], &[]);
     closed
         .handle(event("rest-api-token.json", &token))
@@ -570,7 +582,9 @@ async fn an_unreachable_store_fails_closed_unless_told_to_fail_open() {
         .builder()
         .revocation(store.clone())
         .response_mode(ResponseMode::Simple)
-        .build();
+        .answers_cached_per_route(true)
+        .build()
+        .unwrap();
     assert_eq!(
         simple
             .handle(event("http-api-v2-request.json", &token))
@@ -658,7 +672,11 @@ async fn malformed_events_are_refused_never_allowed() {
 #[tokio::test]
 async fn a_cross_site_cookie_request_is_refused() {
     let s = setup();
-    let authorizer = s.authorizer();
+    let authorizer = s
+        .builder()
+        .token_sources(TokenSources::default())
+        .build()
+        .unwrap();
     let token = s.token("alice", &[], &[]);
     let mut post = on_route(event("rest-api-request.json", ""), "POST", "/orders");
     let headers = post["multiValueHeaders"].as_object_mut().unwrap();

@@ -99,13 +99,15 @@ fn authorizers() -> Vec<Authorizer> {
         .unwrap();
     let routes: Routes = "GET /admin=role:admin".parse().unwrap();
     vec![
-        Authorizer::builder(verifier.clone()).build(),
+        Authorizer::builder(verifier.clone()).build().unwrap(),
         Authorizer::builder(verifier.clone())
             .routes(routes)
             .response_mode(ResponseMode::Simple)
+            .answers_cached_per_route(true)
             .websocket_protocol(true)
             .token_sources(TokenSources::default().query_parameter("access_token"))
-            .build(),
+            .build()
+            .unwrap(),
     ]
 }
 

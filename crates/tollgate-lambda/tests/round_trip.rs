@@ -66,7 +66,8 @@ async fn the_context_of_an_allow_is_the_backends_claims() {
     let authorizer = Authorizer::builder(verifier.clone())
         .roles_claim(ROLES)
         .routes("GET /admin=role:admin".parse::<Routes>().unwrap())
-        .build();
+        .build()
+        .unwrap();
     let issued = signer
         .issue(
             &TokenRequest::new("alice")
