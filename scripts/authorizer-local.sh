@@ -9,7 +9,8 @@
 #
 # Needs: a Rust toolchain, python3 with pip (cargo-lambda is installed with
 # `pip install cargo-lambda` when missing), redis-server on PATH. No AWS account.
-# Environment: LAMBDA_PORT (default 9754), the emulator's port.
+# Environment: LAMBDA_PORT (default 9754), the emulator's port; AUTHORIZER_RELEASE=1 builds
+# and runs the function in release mode (as deployed; for the timings printed at the end).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -47,8 +48,11 @@ export TOLLGATE_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/"
 
 ISSUER="https://idp.example"
 AUDIENCE="orders-api"
-echo "== building the function and the CLI"
+PROFILE=()
+[[ "${AUTHORIZER_RELEASE:-0}" == 1 ]] && PROFILE=(--release)
+echo "== building the function and the CLI ${PROFILE[*]}"
 nice -n 5 cargo build -q -p "$FUNCTION" -p tollgate-cli
+[[ ${#PROFILE[@]} -gt 0 ]] && nice -n 5 cargo build -q --release -p "$FUNCTION"
 TOLLGATE=target/debug/tollgate
 "$TOLLGATE" keygen --alg EdDSA --kid demo-1 --out "$WORK/keys" >/dev/null
 mint() { "$TOLLGATE" mint --key "$WORK/keys/demo-1.private.pem" --iss "$ISSUER" --aud "$AUDIENCE" "$@"; }
@@ -64,7 +68,7 @@ REDIS_URL=$TOLLGATE_REDIS_URL
 TOLLGATE_ROUTES="GET /admin=role:admin; ANY /orders/*=scope:orders.read"
 TOLLGATE_TOKEN_QUERY=access_token
 EOF
-cargo lambda watch -p "$FUNCTION" --bin "$FUNCTION" --ignore-changes -P "$PORT" \
+cargo lambda watch "${PROFILE[@]}" -p "$FUNCTION" --bin "$FUNCTION" --ignore-changes -P "$PORT" \
     --env-file "$WORK/function.env" >"$WORK/watch.log" 2>&1 &
 WATCH_PID=$!
 for _ in $(seq 1 600); do
@@ -123,8 +127,14 @@ case_() {
     fi
 }
 
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 echo "== every event kind, a valid token"
+started=$(now_ms)
 case_ allow rest-api-token.json "$ALICE" GET/me "REST TOKEN"
+FIRST_MS=$(( $(now_ms) - started ))
+started=$(now_ms)
+case_ allow rest-api-token.json "$ALICE" GET/me "REST TOKEN, warm"
+WARM_MS=$(( $(now_ms) - started ))
 case_ allow rest-api-request.json "$ALICE" GET/me "REST REQUEST"
 case_ allow http-api-v1-request.json "$ALICE" GET/me "HTTP API 1.0"
 case_ allow http-api-v2-request.json "$ALICE" GET/me "HTTP API 2.0, IAM policy"
@@ -160,6 +170,9 @@ else
 fi
 case_ allow rest-api-token.json "$ADMIN" GET/admin "other users are unaffected"
 
+echo "== timings (wall time of one check: cargo lambda invoke, the answer's evaluation)"
+echo "   first invocation (the emulator starts the function: exec, init, answer): $FIRST_MS ms"
+echo "   the same invocation, warm: $WARM_MS ms"
 echo "== the function's log"
 sed 's/\x1b\[[0-9;]*m//g' "$WORK/watch.log" | grep -oE 'initialised.*' | sed 's/^/   /' || true
 

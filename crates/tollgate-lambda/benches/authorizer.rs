@@ -14,6 +14,9 @@
 //!   bytes to the answer's bytes.
 //! - `authorizer/rest_token_rs256_routes_revocation`: with three route rules and an
 //!   in-memory revocation store.
+//! - `authorizer/rest_token_rs256_token_cache`: the same token again, with the verifier's
+//!   verified-token cache on: what a warm authorizer pays when API Gateway's result cache is
+//!   off (TTL 0, so that revocations apply at once) and a client sends its token again.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
@@ -21,6 +24,7 @@ use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
+use tollgate::verifier::{DEFAULT_TOKEN_CACHE_ENTRIES, DEFAULT_TOKEN_CACHE_TTL};
 use tollgate::{KeySet, MemoryStore, Verifier};
 use tollgate_lambda::{Authorizer, Routes};
 
@@ -44,6 +48,17 @@ fn bench(c: &mut Criterion) {
         .build()
         .unwrap();
     let plain = Authorizer::builder(verifier.clone()).build().unwrap();
+    let cached = Authorizer::builder(
+        Verifier::builder()
+            .keys(KeySet::from_jwks(JWKS).unwrap())
+            .issuer("https://idp.example")
+            .audience("orders-api")
+            .token_cache(DEFAULT_TOKEN_CACHE_ENTRIES, DEFAULT_TOKEN_CACHE_TTL)
+            .build()
+            .unwrap(),
+    )
+    .build()
+    .unwrap();
     let full = Authorizer::builder(verifier.clone())
         .routes(
             "GET /admin=role:admin; POST /admin/*=role:admin; ANY /orders/*=scope:orders.read"
@@ -67,10 +82,12 @@ fn bench(c: &mut Criterion) {
         assert_eq!(answer["principalId"], "alice");
         assert_eq!(answer["policyDocument"]["Statement"][0]["Effect"], "Allow");
     }
-    assert_eq!(
-        ready(full.handle(rest.clone())).unwrap()["principalId"],
-        "alice"
-    );
+    for authorizer in [&full, &cached] {
+        assert_eq!(
+            ready(authorizer.handle(rest.clone())).unwrap()["principalId"],
+            "alice"
+        );
+    }
 
     let mut group = c.benchmark_group("authorizer");
     group.bench_function("verify_rs256", |b| {
@@ -91,6 +108,9 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("rest_token_rs256_routes_revocation", |b| {
         b.iter(|| ready(full.handle(black_box(rest.clone()))).unwrap())
+    });
+    group.bench_function("rest_token_rs256_token_cache", |b| {
+        b.iter(|| ready(cached.handle(black_box(rest.clone()))).unwrap())
     });
     group.finish();
 }

@@ -170,19 +170,27 @@ impl Policy {
         !matching(IamPolicyEffect::Deny) && matching(IamPolicyEffect::Allow)
     }
 
-    /// The policy document API Gateway reads.
+    /// The policy document API Gateway reads: one statement per effect, listing its
+    /// resources (the Allow first).
     pub fn document(&self) -> ApiGatewayCustomAuthorizerPolicy {
         let mut document = ApiGatewayCustomAuthorizerPolicy::default();
         document.version = Some("2012-10-17".to_owned());
-        document.statement = self
-            .statements
-            .iter()
-            .map(|(effect, resource)| {
-                let mut statement = IamPolicyStatement::default();
-                statement.action = vec!["execute-api:Invoke".to_owned()];
-                statement.effect = effect.clone();
-                statement.resource = vec![resource.clone()];
-                statement
+        document.statement = [IamPolicyEffect::Allow, IamPolicyEffect::Deny]
+            .into_iter()
+            .filter_map(|effect| {
+                let resource: Vec<String> = self
+                    .statements
+                    .iter()
+                    .filter(|(e, _)| *e == effect)
+                    .map(|(_, resource)| resource.clone())
+                    .collect();
+                (!resource.is_empty()).then(|| {
+                    let mut statement = IamPolicyStatement::default();
+                    statement.action = vec!["execute-api:Invoke".to_owned()];
+                    statement.effect = effect;
+                    statement.resource = resource;
+                    statement
+                })
             })
             .collect();
         document
