@@ -9,7 +9,8 @@
 //! |---|---|---|
 //! | HTTP API (payload 2.0) | JWT authorizer | `requestContext.authorizer.jwt.claims` |
 //! | HTTP API (payload 2.0) | Lambda authorizer | `requestContext.authorizer.lambda` (its `context`) |
-//! | REST API (payload 1.0) | Cognito user pool authorizer | `requestContext.authorizer.claims` |
+//! | REST API (payload 1.0) | Cognito user pool authorizer | `requestContext.authorizer.claims`, every value a string |
+//! | REST API (payload 1.0) | JWT authorizer | `requestContext.authorizer.claims`, as JSON values |
 //! | REST API (payload 1.0) | Lambda authorizer | `requestContext.authorizer` (its `context`, `principalId`) |
 //!
 //! [`trust_api_gateway`] makes an [`AuthLayer`] take those claims as the request's
@@ -168,6 +169,9 @@ enum Source {
     /// REST API Cognito authorizer or a Lambda authorizer: a bare string may be a
     /// comma-separated list.
     Joined,
+    /// REST API JWT authorizer: the claims as the token's JSON values; a string is a
+    /// string (`"a,b"` is one role), arrays and numbers are what they are.
+    Typed,
 }
 
 /// Leeway for the `exp` check of gateway claims, the verifier's default.
@@ -187,6 +191,9 @@ impl ApiGatewayTrust {
         source: Source,
         now: u64,
     ) -> Result<VerifiedToken, Error> {
+        if source == Source::Typed {
+            return self.trusted(claims, now);
+        }
         for name in ["exp", "nbf", "iat"] {
             if let Some(value) = claims.get_mut(name) {
                 let date = match value {
@@ -207,6 +214,12 @@ impl ApiGatewayTrust {
         if let Some(value) = claims.get_mut(self.roles_claim.as_str()) {
             unflatten_list(value, source);
         }
+        self.trusted(claims, now)
+    }
+
+    /// The token of claims in the token's own shapes: the issuer rule, then the claims
+    /// read as the verifier reads them, then `exp`.
+    fn trusted(&self, mut claims: Map<String, Value>, now: u64) -> Result<VerifiedToken, Error> {
         if let Some(issuer) = &self.issuer {
             match claims.get("iss") {
                 None | Some(Value::Null) => {
@@ -260,8 +273,12 @@ fn forwarded_claims(context: &RequestContext) -> Option<(Map<String, Value>, Sou
         RequestContext::ApiGatewayV1(context) => {
             let fields = &context.authorizer.fields;
             match fields.get("claims") {
+                // The JWT authorizer forwards JSON values (`exp` a number, lists as
+                // arrays); the Cognito authorizer flattens every claim to a string.
                 Some(Value::Object(claims)) if !claims.is_empty() => {
-                    Some((claims.clone(), Source::Joined))
+                    let typed = claims.values().any(|v| !v.is_string());
+                    let source = if typed { Source::Typed } else { Source::Joined };
+                    Some((claims.clone(), source))
                 }
                 // A REST API without an authorizer may still send `{"claims": null, …}`;
                 // a Lambda authorizer always sets `principalId`.

@@ -252,6 +252,49 @@ async fn rest_api_cognito_authorizer_roles_are_honoured() {
 }
 
 #[tokio::test]
+async fn rest_api_jwt_authorizer_typed_claims_are_read_as_they_are() {
+    // The REST API JWT authorizer forwards the claims as JSON values, unlike the Cognito
+    // authorizer (every value a string): an array is the roles, a string is one value.
+    let f = function(true);
+    let admin = f.invoke("rest-api-jwt-authorizer-admin.json", "").await;
+    assert_eq!(admin.status, StatusCode::OK, "{admin:?}");
+    assert_eq!(
+        admin.body["message"],
+        format!("welcome, {GATEWAY_ADMIN_SUB}")
+    );
+
+    let mut event: Value =
+        serde_json::from_str(&event_text("rest-api-jwt-authorizer-admin.json", "")).unwrap();
+    event["path"] = "/me".into();
+    event["requestContext"]["path"] = "/prod/me".into();
+    event["resource"] = "/me".into();
+    let me = f.invoke_json(&event.to_string()).await;
+    assert_eq!(me.status, StatusCode::OK, "{me:?}");
+    assert_eq!(
+        me.body["cognito:groups"],
+        serde_json::json!(["admin", "user"])
+    );
+    assert_eq!(
+        me.body["department"], "sales,emea",
+        "a string stays one string"
+    );
+    assert_eq!(me.body["exp"], 4102444800u64, "a number stays a number");
+    assert_eq!(me.body["auth_time"], 1767225600u64);
+
+    // A roles claim that arrived as the string "user,admin" is one role, not admin.
+    let claims = &mut event["requestContext"]["authorizer"]["claims"];
+    claims["cognito:groups"] = "user,admin".into();
+    event["path"] = "/admin".into();
+    event["requestContext"]["path"] = "/prod/admin".into();
+    event["resource"] = "/admin".into();
+    let joined = f.invoke_json(&event.to_string()).await;
+    assert_eq!(joined.status, StatusCode::FORBIDDEN, "{joined:?}");
+    // The same string from the Cognito authorizer (all strings) is still two roles.
+    let cognito = f.invoke("rest-api-cognito-authorizer-admin.json", "").await;
+    assert_eq!(cognito.status, StatusCode::OK, "{cognito:?}");
+}
+
+#[tokio::test]
 async fn rest_api_lambda_authorizer_context_becomes_the_claims() {
     let f = function(true);
     let me = f.invoke("rest-api-lambda-authorizer-me.json", "").await;
