@@ -230,3 +230,59 @@ async fn with_require_type_the_providers_id_tokens_are_refused() {
     let (status, body) = call(&app, "GET", "/me", &admin, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+/// The demo with an Amazon Cognito user pool beside its own tokens: the pool's access
+/// tokens for the allowed app client are accepted, other clients' and ID tokens are not,
+/// the demo's own tokens still are, and revoke-user revokes the user under both issuers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cognito_pool_beside_the_demos_own_tokens() {
+    use tollgate::cognito::{CognitoSettings, TokenUse, UserPool};
+    let (idp, url) = provider().await;
+    let pool: UserPool = "eu-west-1_AbCdEf123".parse().unwrap();
+    let keys = RemoteKeys::jwks(url).build().unwrap();
+    assert!(keys.wait_until_loaded(Duration::from_secs(5)).await);
+    let config = DemoConfig {
+        remote_keys: Some(keys),
+        cognito: Some(CognitoSettings {
+            pool: pool.clone(),
+            clients: vec!["client-1".into()],
+            uses: vec![TokenUse::Access],
+        }),
+        ..DemoConfig::default()
+    };
+    let app = app_with_store(&config, Arc::new(Recording::default())).unwrap();
+    let cognito = |aud: Option<&str>, claims: TokenRequest| {
+        let mut signer = Signer::builder(idp.clone()).issuer(pool.issuer());
+        if let Some(aud) = aud {
+            signer = signer.audience(aud);
+        }
+        signer.build().unwrap().issue(&claims).unwrap().token
+    };
+    let access = |client: &str| {
+        TokenRequest::new("dave")
+            .claim("token_use", "access")
+            .claim("client_id", client)
+    };
+    let dave = cognito(None, access("client-1"));
+    let (status, body) = call(&app, "GET", "/me", &dave, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = call(&app, "GET", "/me", &cognito(None, access("client-2")), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "audience_mismatch");
+    let id = cognito(
+        Some("client-1"),
+        TokenRequest::new("dave").claim("token_use", "id"),
+    );
+    let (status, body) = call(&app, "GET", "/me", &id, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "token_use_mismatch");
+
+    let admin = login_admin(&app).await;
+    let (status, _) = call(&app, "GET", "/me", &admin, None).await;
+    assert_eq!(status, StatusCode::OK, "the demo's own tokens still work");
+    let (status, _) = call(&app, "POST", "/admin/revoke-user/dave", &admin, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = call(&app, "GET", "/me", &dave, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "token_revoked");
+}

@@ -1,6 +1,7 @@
 //! The function's settings, read from the environment once per cold start.
 
 use std::time::Duration;
+use tollgate::cognito::CognitoSettings;
 use tollgate::{Key, KeySet};
 use tollgate_axum::{StoreFailure, TokenSources};
 use tollgate_lambda::{ResponseMode, Routes};
@@ -30,6 +31,8 @@ pub(crate) struct Settings {
     pub(crate) websocket_protocol: bool,
     pub(crate) context_claims: Vec<String>,
     pub(crate) usage_identifier_claim: Option<String>,
+    /// `TOLLGATE_COGNITO_USER_POOL` and its companions: Cognito's token rules.
+    pub(crate) cognito: Option<CognitoSettings>,
 }
 
 /// Where the identity provider's keys are.
@@ -53,6 +56,10 @@ impl Settings {
     /// unset). Every mistake is an error naming the variable.
     pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let var = |name: &str| var(name).filter(|v| !v.is_empty());
+        let cognito = CognitoSettings::from_env(var)?;
+        // With a Cognito pool, its issuer and groups are the defaults.
+        let var =
+            |name: &str| var(name).or_else(|| cognito.as_ref().and_then(|c| c.default_for(name)));
         let oidc_issuer = var("TOLLGATE_OIDC_ISSUER");
         let issuer = var("TOLLGATE_ISSUER")
             .or_else(|| oidc_issuer.clone())
@@ -151,6 +158,7 @@ impl Settings {
                 })
                 .unwrap_or_default(),
             usage_identifier_claim: var("TOLLGATE_USAGE_IDENTIFIER_CLAIM"),
+            cognito,
         })
     }
 }
@@ -177,6 +185,27 @@ mod tests {
             s.remote,
             Some(Remote::Discover("https://idp.example".into()))
         );
+    }
+
+    #[test]
+    fn a_cognito_pool_names_the_issuer_the_keys_and_the_groups() {
+        let s = settings(&[
+            ("TOLLGATE_COGNITO_USER_POOL", "eu-west-1_AbC"),
+            ("TOLLGATE_COGNITO_CLIENT_IDS", "client-1"),
+        ])
+        .unwrap();
+        let issuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC";
+        assert_eq!(s.issuer, issuer);
+        assert_eq!(s.remote, Some(Remote::Discover(issuer.into())));
+        assert_eq!(s.roles_claim, "cognito:groups");
+        assert_eq!(s.cognito.unwrap().clients, ["client-1"]);
+        let error = settings(&[
+            ("TOLLGATE_COGNITO_USER_POOL", "eu-west-1_AbC"),
+            ("TOLLGATE_COGNITO_CLIENT_IDS", "client-1"),
+            ("TOLLGATE_AUDIENCE", "api"),
+        ])
+        .unwrap_err();
+        assert!(error.starts_with("TOLLGATE_AUDIENCE"), "{error}");
     }
 
     #[test]

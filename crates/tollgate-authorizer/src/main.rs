@@ -15,6 +15,11 @@
 //!   at init with a bounded wait of `TOLLGATE_JWKS_WAIT_MS` (default 2000) and refreshed in
 //!   the background; `TOLLGATE_JWKS` (a JWK Set, inline); `TOLLGATE_PUBLIC_KEY_FILE` (an
 //!   Ed25519 public key in PEM, kid `demo-1`);
+//! - Amazon Cognito: `TOLLGATE_COGNITO_USER_POOL` (`eu-west-1_AbCdEf123`; its issuer, keys
+//!   and `cognito:groups` become the defaults), `TOLLGATE_COGNITO_CLIENT_IDS` (the app
+//!   clients accepted: `client_id` of access tokens, `aud` of ID tokens; required),
+//!   `TOLLGATE_COGNITO_TOKEN_USE` (`access`, default, `id`, or `access,id`); not with
+//!   `TOLLGATE_AUDIENCE`;
 //! - `REDIS_URL`: revocations shared with every service and the `tollgate revoke` CLI (a
 //!   cached "not revoked" is trusted for at most 5 s); `TOLLGATE_FAIL_OPEN=1` to let
 //!   requests through while it is unreachable (default: refused);
@@ -77,7 +82,10 @@ async fn main() -> Result<(), BoxError> {
         .keys(settings.keys.clone())
         .issuer(settings.issuer.clone())
         .roles_claim(settings.roles_claim.as_str());
-    if let Some(audience) = &settings.audience {
+    if let Some(cognito) = &settings.cognito {
+        verifier = cognito.apply(verifier);
+        tracing::info!(pool = cognito.pool.id(), clients = ?cognito.clients, uses = ?cognito.uses, "Cognito user pool");
+    } else if let Some(audience) = &settings.audience {
         verifier = verifier.audience(audience.clone());
     } else {
         tracing::warn!(

@@ -61,8 +61,12 @@ pub enum ErrorKind {
     InvalidClaim(&'static str),
     /// `iss` is not one of the accepted issuers.
     WrongIssuer,
-    /// `aud` contains none of the accepted audiences.
+    /// `aud` contains none of the accepted audiences (or, for Cognito access tokens,
+    /// `client_id` is none of the accepted app clients).
     WrongAudience,
+    /// A Cognito token's `token_use` is not one the verifier accepts (an ID token where an
+    /// access token is required, or the reverse).
+    WrongTokenUse,
     /// The claim set does not deserialize into the application's claims type.
     CustomClaims,
     /// The token was revoked.
@@ -98,6 +102,7 @@ impl ErrorKind {
             Self::InvalidClaim(_) => "claim_invalid",
             Self::WrongIssuer => "issuer_mismatch",
             Self::WrongAudience => "audience_mismatch",
+            Self::WrongTokenUse => "token_use_mismatch",
             Self::CustomClaims => "claims_mismatch",
             Self::Revoked => "token_revoked",
             Self::KeysUnavailable => "keys_unavailable",
@@ -130,6 +135,8 @@ impl ErrorKind {
             Self::MissingClaim("aud") => "missing claim aud",
             Self::MissingClaim("sub") => "missing claim sub",
             Self::MissingClaim("jti") => "missing claim jti",
+            Self::MissingClaim("token_use") => "missing claim token_use",
+            Self::MissingClaim("client_id") => "missing claim client_id",
             Self::MissingClaim(_) => "missing required claim",
             Self::InvalidClaim("exp") => "invalid claim exp",
             Self::InvalidClaim("nbf") => "invalid claim nbf",
@@ -141,6 +148,7 @@ impl ErrorKind {
             Self::InvalidClaim(_) => "invalid claim",
             Self::WrongIssuer => "wrong issuer",
             Self::WrongAudience => "wrong audience",
+            Self::WrongTokenUse => "wrong token use",
             Self::CustomClaims => "claims do not match the expected shape",
             Self::Revoked => "token revoked",
             Self::KeysUnavailable => "signing keys unavailable",

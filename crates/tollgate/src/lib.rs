@@ -60,6 +60,7 @@ compile_error!("tollgate needs a crypto backend: enable the `aws_lc_rs` or `rust
 
 mod algorithm;
 mod claims;
+pub mod cognito;
 pub mod dangerous;
 mod error;
 mod json;

@@ -91,6 +91,7 @@ struct Inner {
     max_token_len: usize,
     try_all_keys: bool,
     roles_claim: ClaimPath,
+    clients: Option<ClientRule>,
     /// Verified tokens; `None` when disabled (and for [`Verifier::any_of`], whose
     /// verifiers each have their own).
     token_cache: Option<TokenCache>,
@@ -117,6 +118,10 @@ pub struct VerifierBuilder {
     max_token_len: usize,
     try_all_keys: bool,
     roles_claim: ClaimPath,
+    /// Set by [`VerifierBuilder::cognito`]: the pool whose keys are discovered at build
+    /// time unless keys are given.
+    cognito_pool: Option<crate::cognito::UserPool>,
+    clients: Option<ClientRule>,
     /// `(max_entries, max_ttl)`, or `None` for no cache.
     token_cache: Option<(u64, Duration)>,
 }
@@ -140,7 +145,30 @@ impl Default for VerifierBuilder {
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             try_all_keys: false,
             roles_claim: ClaimPath::default(),
+            cognito_pool: None,
+            clients: None,
             token_cache: None,
+        }
+    }
+}
+
+/// Which app clients a token may be for, beyond the plain `aud` rule.
+#[derive(Debug, Clone)]
+enum ClientRule {
+    /// The audiences are matched against `aud`, or, when the token has none, against this
+    /// claim (`client_id`, `azp`).
+    AudienceOrClaim(String),
+    /// Amazon Cognito's `token_use` and app client rules.
+    Cognito(crate::cognito::Rule),
+}
+
+impl ClientRule {
+    /// The claims the rule reads besides the registered ones: `token_use` and the
+    /// client claim.
+    fn claims(&self) -> [Option<&str>; 2] {
+        match self {
+            Self::AudienceOrClaim(claim) => [None, Some(claim)],
+            Self::Cognito(_) => [Some("token_use"), Some("client_id")],
         }
     }
 }
@@ -293,6 +321,68 @@ impl VerifierBuilder {
         self
     }
 
+    /// For providers that name the client instead of the audience in some tokens: a token
+    /// **without** `aud` satisfies the audience rule when its claim `claim` (`client_id`,
+    /// `azp`) is one of the audiences. A token with `aud` is judged by `aud` alone, as API
+    /// Gateway's JWT authorizer does. For Amazon Cognito use [`VerifierBuilder::cognito`],
+    /// which also tells access tokens from ID tokens.
+    pub fn audience_or_claim(mut self, claim: impl Into<String>) -> Self {
+        self.clients = Some(ClientRule::AudienceOrClaim(claim.into()));
+        self
+    }
+
+    /// Amazon Cognito's rules for the tokens of `pool` (see [`crate::cognito`]): the
+    /// pool's issuer, roles from `cognito:groups`, `token_use` required (access tokens
+    /// only, unless [`VerifierBuilder::cognito_token_uses`] says otherwise), and the app
+    /// client checked — `client_id` for access tokens, `aud` for ID tokens — against
+    /// [`VerifierBuilder::cognito_clients`], which must name at least one. Without keys
+    /// given, [`VerifierBuilder::build`] discovers the pool's keys (in a Tokio runtime).
+    /// An [`VerifierBuilder::audience`] as well is a [`ConfigError`]: Cognito's access
+    /// tokens carry none.
+    pub fn cognito(mut self, pool: &crate::cognito::UserPool) -> Self {
+        self.issuers = vec![pool.issuer()];
+        self.roles_claim = ClaimPath::from("cognito:groups");
+        self.cognito_pool = Some(pool.clone());
+        self.clients = Some(ClientRule::Cognito(crate::cognito::Rule {
+            uses: vec![crate::cognito::TokenUse::Access],
+            clients: Vec::new(),
+        }));
+        self
+    }
+
+    /// The app client ids whose Cognito tokens are accepted (after
+    /// [`VerifierBuilder::cognito`]). Call again to add more.
+    pub fn cognito_clients(mut self, clients: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        match &mut self.clients {
+            Some(ClientRule::Cognito(rule)) => {
+                rule.clients.extend(clients.into_iter().map(Into::into))
+            }
+            _ => {
+                self.pending.get_or_insert(ConfigError::InvalidOption(
+                    "cognito_clients needs cognito first",
+                ));
+            }
+        }
+        self
+    }
+
+    /// The Cognito token uses accepted (after [`VerifierBuilder::cognito`]; default
+    /// [`TokenUse::Access`](crate::cognito::TokenUse::Access) only).
+    pub fn cognito_token_uses(
+        mut self,
+        uses: impl IntoIterator<Item = crate::cognito::TokenUse>,
+    ) -> Self {
+        match &mut self.clients {
+            Some(ClientRule::Cognito(rule)) => rule.uses = uses.into_iter().collect(),
+            _ => {
+                self.pending.get_or_insert(ConfigError::InvalidOption(
+                    "cognito_token_uses needs cognito first",
+                ));
+            }
+        }
+        self
+    }
+
     /// Where roles are read from (default `roles`); see [`ClaimPath`].
     pub fn roles_claim(mut self, path: impl Into<ClaimPath>) -> Self {
         self.roles_claim = path.into();
@@ -346,10 +436,45 @@ impl VerifierBuilder {
     }
 
     /// Checks the configuration and builds the verifier.
-    pub fn build(self) -> Result<Verifier, ConfigError> {
+    #[cfg_attr(not(feature = "remote"), allow(unused_mut))]
+    pub fn build(mut self) -> Result<Verifier, ConfigError> {
         ensure_crypto_provider()?;
         if let Some(e) = self.pending {
             return Err(e);
+        }
+        match &self.clients {
+            Some(ClientRule::Cognito(rule)) => {
+                if rule.clients.is_empty() || rule.clients.iter().any(String::is_empty) {
+                    return Err(ConfigError::InvalidOption(
+                        "Cognito needs the app client ids it accepts (cognito_clients)",
+                    ));
+                }
+                if rule.uses.is_empty() {
+                    return Err(ConfigError::InvalidOption(
+                        "Cognito needs a token use to accept",
+                    ));
+                }
+                if !self.audiences.is_empty() {
+                    return Err(ConfigError::InvalidOption(
+                        "an audience with Cognito: access tokens carry no aud; give the app client ids with cognito_clients only",
+                    ));
+                }
+            }
+            Some(ClientRule::AudienceOrClaim(claim))
+                if self.audiences.is_empty() || claim.is_empty() =>
+            {
+                return Err(ConfigError::InvalidOption(
+                    "audience_or_claim needs a claim name and an audience",
+                ));
+            }
+            Some(ClientRule::AudienceOrClaim(_)) | None => {}
+        }
+        #[cfg(feature = "remote")]
+        if let Some(pool) = &self.cognito_pool
+            && self.keys.is_empty()
+            && self.remote.is_none()
+        {
+            self.remote = Some(crate::remote::RemoteKeys::discover(pool.issuer()).build()?);
         }
         #[cfg(feature = "remote")]
         let has_remote = self.remote.is_some();
@@ -399,6 +524,7 @@ impl VerifierBuilder {
                 max_token_len: self.max_token_len,
                 try_all_keys: self.try_all_keys,
                 roles_claim: self.roles_claim,
+                clients: self.clients,
                 token_cache: self
                     .token_cache
                     .map(|(entries, ttl)| TokenCache::new(entries, ttl)),
@@ -547,6 +673,7 @@ impl Verifier {
                 max_token_len,
                 try_all_keys: false,
                 roles_claim: ClaimPath::default(),
+                clients: None,
                 token_cache: None,
             }),
         })
@@ -782,6 +909,10 @@ impl Verifier {
         // One pass over the claim set: checked strictly as a whole, and only the members
         // tollgate reads are built.
         let roles_claim = &inner.roles_claim;
+        let [token_use_claim, client_claim] = inner
+            .clients
+            .as_ref()
+            .map_or([None, None], ClientRule::claims);
         let [
             iss,
             sub,
@@ -794,6 +925,8 @@ impl Verifier {
             scp,
             roles,
             roles_parent,
+            token_use,
+            client,
         ] = json::pick_str(
             &json,
             [
@@ -808,6 +941,8 @@ impl Verifier {
                 Some("scp"),
                 Some(roles_claim.as_str()),
                 roles_claim.first_segment(),
+                token_use_claim,
+                client_claim,
             ],
         )
         .map_err(|e| Error::with_source(ErrorKind::MalformedClaims, e))?;
@@ -832,6 +967,7 @@ impl Verifier {
             jti,
         })?;
         self.check_claims(&registered, now)?;
+        self.check_clients(&registered, token_use.as_ref(), client.as_ref())?;
         if let Some(missing) = missing {
             return Err(ErrorKind::MissingClaim(missing).into());
         }
@@ -1013,7 +1149,8 @@ impl Verifier {
                 return Err(ErrorKind::WrongIssuer.into());
             }
         }
-        if !inner.audiences.is_empty() {
+        // A rule on the clients decides the audience itself.
+        if !inner.audiences.is_empty() && inner.clients.is_none() {
             if registered.aud.is_empty() {
                 return Err(ErrorKind::MissingClaim("aud").into());
             }
@@ -1026,6 +1163,37 @@ impl Verifier {
             }
         }
         Ok(())
+    }
+
+    /// The app-client rules: Cognito's, or the audience matched against a client claim
+    /// when the token has no `aud`.
+    fn check_clients(
+        &self,
+        registered: &Registered<'_>,
+        token_use: Option<&Member<'_>>,
+        client: Option<&Member<'_>>,
+    ) -> Result<(), Error> {
+        let inner = &*self.inner;
+        match &inner.clients {
+            None => Ok(()),
+            Some(ClientRule::Cognito(rule)) => rule.check(token_use, client, &registered.aud),
+            Some(ClientRule::AudienceOrClaim(_)) => {
+                let accepted = |a: &str| inner.audiences.iter().any(|b| b == a);
+                if !registered.aud.is_empty() {
+                    return if registered.aud.iter().any(accepted) {
+                        Ok(())
+                    } else {
+                        Err(ErrorKind::WrongAudience.into())
+                    };
+                }
+                match client.map(Member::as_str) {
+                    None => Err(ErrorKind::MissingClaim("aud").into()),
+                    Some(Some(client)) if accepted(client) => Ok(()),
+                    Some(Some(_)) => Err(ErrorKind::WrongAudience.into()),
+                    Some(None) => Err(ErrorKind::InvalidClaim("aud").into()),
+                }
+            }
+        }
     }
 
     /// The rules that depend on `now`: `exp` (and whether it is required, and how far ahead

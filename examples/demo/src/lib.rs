@@ -39,8 +39,15 @@ pub struct DemoConfig {
     /// Lifetime of a token.
     pub ttl: Duration,
     /// An identity provider's keys (`TOLLGATE_JWKS_URL` or `TOLLGATE_OIDC_ISSUER`): tokens
-    /// it signs for the same issuer and audience are accepted too.
+    /// it signs for the same issuer and audience are accepted too (with
+    /// [`DemoConfig::cognito`], the Cognito pool's tokens instead).
     pub remote_keys: Option<RemoteKeys>,
+    /// An Amazon Cognito user pool whose tokens are accepted beside the demo's own, by
+    /// Cognito's rules (`TOLLGATE_COGNITO_USER_POOL`, `TOLLGATE_COGNITO_CLIENT_IDS`,
+    /// `TOLLGATE_COGNITO_TOKEN_USE`; the keys are [`DemoConfig::remote_keys`], the pool's
+    /// by discovery). `POST /admin/revoke-user/{sub}` then revokes the user under both
+    /// issuers.
+    pub cognito: Option<tollgate::cognito::CognitoSettings>,
     /// The key tokens are signed with (`TOLLGATE_SIGNING_KEY_FILE`, an Ed25519 PKCS#8
     /// PEM); `None`: one is generated at start. Processes that share it (and `REDIS_URL`)
     /// accept each other's tokens and honour each other's logouts.
@@ -75,6 +82,7 @@ impl Default for DemoConfig {
             audience: "tollgate-demo-api".into(),
             ttl: Duration::from_secs(15 * 60),
             remote_keys: None,
+            cognito: None,
             signing_key: None,
             metrics: None,
             max_token_lifetime: Duration::from_secs(24 * 3600),
@@ -93,6 +101,8 @@ const USERS: &[(&str, &str, &[&str])] = &[
 struct AppState {
     signer: Signer,
     revocations: Arc<dyn RevocationStore>,
+    /// The issuers of the tokens the demo accepts: a subject is revoked under each.
+    issuers: Vec<String>,
     /// How long a subject cut-off is kept: the longest lifetime of an accepted token plus
     /// the verifier's leeway.
     retention: Duration,
@@ -119,18 +129,33 @@ pub fn app_with_store(
         .audience(config.audience.clone())
         .ttl(config.ttl)
         .build()?;
-    let mut verifier = Verifier::builder()
+    let rules = |mut verifier: tollgate::VerifierBuilder| {
+        verifier = verifier.max_lifetime(config.longest_lifetime());
+        if let Some(typ) = &config.require_type {
+            verifier = verifier.require_type(typ.clone());
+        }
+        verifier
+    };
+    let mut own = rules(Verifier::builder())
         .keys(signer.verification_keys()?)
         .issuer(config.issuer.clone())
-        .audience(config.audience.clone())
-        .max_lifetime(config.longest_lifetime());
-    if let Some(typ) = &config.require_type {
-        verifier = verifier.require_type(typ.clone());
-    }
-    if let Some(remote) = &config.remote_keys {
-        verifier = verifier.remote_keys(remote.clone());
-    }
-    let verifier = verifier.build()?;
+        .audience(config.audience.clone());
+    let mut issuers = vec![config.issuer.clone()];
+    let verifier = match (&config.cognito, &config.remote_keys) {
+        (Some(cognito), remote) => {
+            let mut pool = cognito.apply(rules(Verifier::builder()));
+            if let Some(remote) = remote {
+                pool = pool.remote_keys(remote.clone());
+            }
+            issuers.push(cognito.pool.issuer());
+            Verifier::any_of([own.build()?, pool.build()?])?
+        }
+        (None, Some(remote)) => {
+            own = own.remote_keys(remote.clone());
+            own.build()?
+        }
+        (None, None) => own.build()?,
+    };
 
     let layer = AuthLayer::new(verifier)
         .realm("tollgate-demo")
@@ -151,6 +176,7 @@ pub fn app_with_store(
     let state = AppState {
         signer,
         revocations,
+        issuers,
         retention: config.longest_lifetime() + tollgate::verifier::DEFAULT_LEEWAY,
     };
     let mut router = Router::new()
@@ -265,7 +291,6 @@ async fn revoke_user(
     Path(subject): Path<String>,
     claims: Claims,
 ) -> Response {
-    let issuer = state.signer.issuer();
     let now = revocation_now();
     // `iat` counts whole seconds, so a token minted earlier in this very second has
     // `iat == now`: the cut-off is the next second, so that it is revoked too.
@@ -273,12 +298,14 @@ async fn revoke_user(
     // Kept until every token it covers has expired, leeway included: no accepted token
     // lives longer than the retention (the verifier's `max_lifetime`).
     let until = before.saturating_add(state.retention.as_secs());
-    if let Err(error) = state
-        .revocations
-        .revoke_subject(issuer, &subject, before, until)
-        .await
-    {
-        return store_failed(error);
+    for issuer in &state.issuers {
+        if let Err(error) = state
+            .revocations
+            .revoke_subject(issuer, &subject, before, until)
+            .await
+        {
+            return store_failed(error);
+        }
     }
     tracing::info!(by = claims.subject(), sub = %subject, "revoked every token of a user");
     StatusCode::NO_CONTENT.into_response()

@@ -87,10 +87,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let pem = std::fs::read(&path)?;
         config.signing_key = Some(tollgate::SigningKey::ed25519_pem("demo-1", &pem)?);
     }
-    let remote = match (
-        env::var("TOLLGATE_JWKS_URL"),
-        env::var("TOLLGATE_OIDC_ISSUER"),
-    ) {
+    // TOLLGATE_ISSUER and TOLLGATE_AUDIENCE are the demo's own tokens' here, not the pool's.
+    config.cognito = tollgate::cognito::CognitoSettings::from_env(|name| match name {
+        "TOLLGATE_ISSUER" | "TOLLGATE_AUDIENCE" => None,
+        _ => env::var(name).ok(),
+    })?;
+    // A Cognito pool's keys come from its discovery unless told otherwise.
+    let oidc_issuer = env::var("TOLLGATE_OIDC_ISSUER").or_else(|_| {
+        config
+            .cognito
+            .as_ref()
+            .and_then(|c| c.default_for("TOLLGATE_OIDC_ISSUER"))
+            .ok_or(env::VarError::NotPresent)
+    });
+    let remote = match (env::var("TOLLGATE_JWKS_URL"), oidc_issuer) {
         (Ok(url), _) if !url.is_empty() => Some(RemoteKeys::jwks(url)),
         (_, Ok(issuer)) if !issuer.is_empty() => Some(RemoteKeys::discover(issuer)),
         _ => None,

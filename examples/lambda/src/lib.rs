@@ -41,8 +41,14 @@ pub struct LambdaConfig {
     /// issuer are refused, claims naming none are taken as this issuer's) — so a
     /// revocation written under it applies in every mode.
     pub issuer: String,
-    /// `aud` of the tokens (`TOLLGATE_AUDIENCE`, default `tollgate-demo-api`).
+    /// `aud` of the tokens (`TOLLGATE_AUDIENCE`, default `tollgate-demo-api`); not used
+    /// with [`LambdaConfig::cognito`].
     pub audience: String,
+    /// Amazon Cognito's token rules (`TOLLGATE_COGNITO_USER_POOL`,
+    /// `TOLLGATE_COGNITO_CLIENT_IDS`, `TOLLGATE_COGNITO_TOKEN_USE`): the pool's issuer,
+    /// keys and `cognito:groups` by default, `token_use` and the app client checked
+    /// instead of `aud`.
+    pub cognito: Option<tollgate::cognito::CognitoSettings>,
     /// The top-level claim roles are read from (`TOLLGATE_ROLES_CLAIM`, default `roles`;
     /// `cognito:groups` for Amazon Cognito).
     pub roles_claim: String,
@@ -68,6 +74,7 @@ impl Default for LambdaConfig {
         Self {
             issuer: "tollgate-demo".into(),
             audience: "tollgate-demo-api".into(),
+            cognito: None,
             roles_claim: "roles".into(),
             keys: KeySet::new(),
             remote_keys: None,
@@ -91,7 +98,11 @@ impl LambdaConfig {
     /// ([`LambdaConfig::remote_keys_from_env`]).
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, StartError> {
         let var = |name: &str| var(name).filter(|v| !v.is_empty());
-        let mut config = Self::default();
+        let mut config = Self {
+            cognito: tollgate::cognito::CognitoSettings::from_env(var)?,
+            ..Self::default()
+        };
+        let var = |name: &str| config_default(&config.cognito, var, name);
         if let Some(issuer) = var("TOLLGATE_ISSUER").or_else(|| var("TOLLGATE_OIDC_ISSUER")) {
             config.issuer = issuer;
         }
@@ -125,9 +136,11 @@ impl LambdaConfig {
     /// The identity provider's keys named by the environment (`TOLLGATE_JWKS_URL`, else
     /// `TOLLGATE_OIDC_ISSUER` for OIDC discovery), not yet fetched.
     pub fn remote_keys_from_env(
+        &self,
         var: impl Fn(&str) -> Option<String>,
     ) -> Option<tollgate::remote::RemoteKeysBuilder> {
         let var = |name: &str| var(name).filter(|v| !v.is_empty());
+        let var = |name: &str| config_default(&self.cognito, var, name);
         match (var("TOLLGATE_JWKS_URL"), var("TOLLGATE_OIDC_ISSUER")) {
             (Some(url), _) => Some(RemoteKeys::jwks(url)),
             (None, Some(issuer)) => Some(RemoteKeys::discover(issuer)),
@@ -140,6 +153,15 @@ impl LambdaConfig {
     fn retention(&self) -> Duration {
         self.max_token_lifetime + tollgate::verifier::DEFAULT_LEEWAY
     }
+}
+
+/// `var(name)`, or, when it is unset, the Cognito pool's default for it.
+fn config_default(
+    cognito: &Option<tollgate::cognito::CognitoSettings>,
+    var: impl Fn(&str) -> Option<String>,
+    name: &str,
+) -> Option<String> {
+    var(name).or_else(|| cognito.as_ref().and_then(|c| c.default_for(name)))
 }
 
 #[derive(Debug)]
@@ -160,9 +182,13 @@ pub fn app(
     let mut verifier = Verifier::builder()
         .keys(config.keys.clone())
         .issuer(config.issuer.clone())
-        .audience(config.audience.clone())
-        .roles_claim(config.roles_claim.as_str())
         .max_lifetime(config.max_token_lifetime);
+    verifier = match &config.cognito {
+        Some(cognito) => cognito.apply(verifier),
+        None => verifier.audience(config.audience.clone()),
+    };
+    // After the Cognito preset, so that TOLLGATE_ROLES_CLAIM still decides.
+    verifier = verifier.roles_claim(config.roles_claim.as_str());
     if let Some(typ) = &config.require_type {
         verifier = verifier.require_type(typ.clone());
     }

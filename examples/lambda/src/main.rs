@@ -18,6 +18,11 @@
 //!   the provider's ID tokens are refused as access tokens), `TOLLGATE_MAX_TOKEN_LIFETIME_SECS`
 //!   (default 86400: tokens that still live longer are refused; a revoke-user cut-off is
 //!   kept that long plus the leeway);
+//! - Amazon Cognito: `TOLLGATE_COGNITO_USER_POOL` (`eu-west-1_AbCdEf123`: its issuer, keys
+//!   and `cognito:groups` become the defaults), `TOLLGATE_COGNITO_CLIENT_IDS` (required: the
+//!   app clients accepted, `client_id` of access tokens and `aud` of ID tokens),
+//!   `TOLLGATE_COGNITO_TOKEN_USE` (`access`, default, `id`, or `access,id`); not with
+//!   `TOLLGATE_AUDIENCE`;
 //! - keys, any of: `TOLLGATE_JWKS_URL` or `TOLLGATE_OIDC_ISSUER` (an identity provider's
 //!   keys, fetched at start with a bounded wait of `TOLLGATE_JWKS_WAIT_MS`, default 2000,
 //!   then refreshed in the background), `TOLLGATE_JWKS` (a JWK Set of public keys, inline),
@@ -63,7 +68,7 @@ async fn main() -> Result<(), BoxError> {
     let started = Instant::now();
     let mut config = LambdaConfig::from_env(env_set)?;
     // Network, once per cold start: the identity provider's keys and Redis.
-    let remote = LambdaConfig::remote_keys_from_env(env_set);
+    let remote = config.remote_keys_from_env(env_set);
     let network_started = Instant::now();
     if let Some(remote) = remote {
         let keys = remote.build()?;

@@ -528,6 +528,67 @@ fn deployed(signer: &Signer) -> Function {
     }
 }
 
+#[tokio::test]
+async fn cognito_settings_check_token_use_and_the_app_client() {
+    let pool = "eu-west-1_AbCdEf123";
+    let issuer = format!("https://cognito-idp.eu-west-1.amazonaws.com/{pool}");
+    let signer = Signer::builder(SigningKey::generate_ed25519("cognito-1").unwrap())
+        .issuer(issuer.clone())
+        .build()
+        .unwrap();
+    let id_signer = Signer::builder(signer.key().clone())
+        .issuer(issuer.clone())
+        .audience("client-1")
+        .build()
+        .unwrap();
+    let jwks = signer.jwks().to_string();
+    let env = [
+        ("TOLLGATE_COGNITO_USER_POOL", pool),
+        ("TOLLGATE_COGNITO_CLIENT_IDS", "client-1"),
+        ("TOLLGATE_JWKS", jwks.as_str()),
+    ];
+    let config = LambdaConfig::from_env(|name| {
+        env.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap();
+    assert_eq!(config.issuer, issuer, "the pool's issuer");
+    assert_eq!(config.roles_claim, "cognito:groups");
+    assert!(
+        config.remote_keys_from_env(|_| None).is_some(),
+        "the pool's keys by discovery"
+    );
+    let f = Function {
+        signer: signer.clone(),
+        store: Arc::new(MemoryStore::new()),
+        router: app(&config, Arc::new(MemoryStore::new())).unwrap(),
+    };
+    let access = |client: &str| {
+        TokenRequest::new("alice")
+            .claim("token_use", "access")
+            .claim("client_id", client)
+            .claim("cognito:groups", serde_json::json!(["user"]))
+    };
+    let allowed = signer.issue(&access("client-1")).unwrap().token;
+    let answer = f.invoke("http-api-bearer-me.json", &allowed).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.body["cognito:groups"], serde_json::json!(["user"]));
+    let other = signer.issue(&access("client-2")).unwrap().token;
+    let answer = f.invoke("http-api-bearer-me.json", &other).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::UNAUTHORIZED,
+        "another app client"
+    );
+    let id = id_signer
+        .issue(&TokenRequest::new("alice").claim("token_use", "id"))
+        .unwrap()
+        .token;
+    let answer = f.invoke("http-api-bearer-me.json", &id).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "an ID token");
+}
+
 /// `event` (a JSON text) as a request for `method path`.
 fn routed(event: &str, method: &str, path: &str) -> String {
     let mut event: Value = serde_json::from_str(event).unwrap();
