@@ -83,7 +83,10 @@ async fn main() -> Result<(), BoxError> {
         .issuer(settings.issuer.clone())
         .roles_claim(settings.roles_claim.as_str());
     if let Some(cognito) = &settings.cognito {
-        verifier = cognito.apply(verifier);
+        // TOLLGATE_ROLES_CLAIM (default cognito:groups) still decides where roles are.
+        verifier = cognito
+            .apply(verifier)
+            .roles_claim(settings.roles_claim.as_str());
         tracing::info!(pool = cognito.pool.id(), clients = ?cognito.clients, uses = ?cognito.uses, "Cognito user pool");
     } else if let Some(audience) = &settings.audience {
         verifier = verifier.audience(audience.clone());
