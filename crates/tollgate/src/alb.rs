@@ -29,15 +29,16 @@
 //!    and it and `nbf` are checked with the leeway (default 60 s), as is the header's `exp`
 //!    when present; `iss` when [`AlbVerifierBuilder::issuer`] is set.
 //!
-//! The result is a [`VerifiedToken<()>`](VerifiedToken) like the one the [`Verifier`]
-//! gives: roles from [`AlbVerifierBuilder::roles_claim`], scopes from `scope`/`scp`,
-//! [`VerifiedToken::key_id`] the `kid`, and a [revocation id](VerifiedToken::revocation_id)
-//! that is the claims' `jti`, or without one (the usual case) a hash of the claims.
+//! The result is a [`VerifiedToken<()>`](VerifiedToken) like the one the
+//! [`Verifier`](crate::Verifier) gives: roles from [`AlbVerifierBuilder::roles_claim`],
+//! scopes from `scope`/`scp`, [`VerifiedToken::key_id`] the `kid`, and a
+//! [revocation id](VerifiedToken::revocation_id) that is the claims' `jti`, or without one
+//! (the usual case) a hash of the claims.
 //!
 //! # Keys
 //! Keys are fetched one `kid` at a time from the key endpoint and kept (at most
 //! [`MAX_CACHED_KEYS`]; the load balancer's keys do not change under a `kid`). A fetch has a
-//! timeout ([`remote::DEFAULT_TIMEOUT`](crate::remote::DEFAULT_TIMEOUT)) and a maximum body
+//! timeout ([`remote::DEFAULT_TIMEOUT`]) and a maximum body
 //! ([`MAX_KEY_BODY`]), follows no redirect, and must answer an EC P-256 public key in PEM.
 //! Fetches are serialised, and at most one starts per
 //! [cooldown](AlbVerifierBuilder::cooldown) (default [`DEFAULT_COOLDOWN`]): a flood of
@@ -101,7 +102,7 @@ pub const HEADER: &str = "x-amzn-oidc-data";
 pub const DEFAULT_MAX_HEADER_LEN: usize = 16 * 1024;
 /// Default minimum time between two key fetches.
 ///
-/// Shorter than [`remote::DEFAULT_COOLDOWN`](crate::remote::DEFAULT_COOLDOWN): each fetch
+/// Shorter than [`remote::DEFAULT_COOLDOWN`]: each fetch
 /// brings one `kid`, so a second key seen soon after a first one waits for this long.
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(10);
 /// The longest `kid` accepted, in bytes (the load balancer's are UUIDs, 36 bytes).
@@ -220,7 +221,7 @@ impl AlbVerifierBuilder {
     }
 
     /// Timeout of one key fetch (default
-    /// [`remote::DEFAULT_TIMEOUT`](crate::remote::DEFAULT_TIMEOUT)).
+    /// [`remote::DEFAULT_TIMEOUT`]).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.config.timeout = timeout;
         self

@@ -71,7 +71,7 @@ pub enum ErrorKind {
     /// loaded. Not the client's fault (a 503).
     KeysUnavailable,
     /// The header's `signer` is missing or names another AWS load balancer than the one
-    /// configured ([`crate::alb::AlbVerifier`]).
+    /// configured (`alb::AlbVerifier`, feature `alb`).
     WrongSigner,
 }
 
