@@ -5,6 +5,9 @@ use crate::future::ResponseFuture;
 use crate::token::TokenSources;
 use axum::response::{IntoResponse, Response};
 use http::{Extensions, HeaderMap, HeaderName, Method, Request, Uri};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tollgate::revocation::{RevocationStore, TokenRef};
@@ -44,6 +47,24 @@ pub(crate) struct Config {
     /// Set by [`crate::dangerous::trust_api_gateway`].
     #[cfg(feature = "lambda")]
     pub(crate) gateway: Option<crate::dangerous::ApiGatewayTrust>,
+    /// The identity a component in front forwards in a header of its own, when trusted
+    /// (`AuthLayer::alb`).
+    pub(crate) forwarded: Option<Arc<dyn ForwardedIdentity>>,
+}
+
+/// The answer of a [`ForwardedIdentity`]'s verification.
+pub(crate) type Verified = Result<VerifiedToken<()>, tollgate::Error>;
+
+/// An identity that a component in front of the service (an AWS load balancer) asserts for
+/// the user in a request header of its own, signed so that the layer can verify it. When
+/// the header is present it is the request's identity, instead of a bearer token.
+pub(crate) trait ForwardedIdentity: fmt::Debug + Send + Sync + 'static {
+    /// The header the identity comes in.
+    fn header(&self) -> &HeaderName;
+    /// Verifies `value` without I/O; `None` when only [`ForwardedIdentity::check`] can.
+    fn check_now(&self, value: &str) -> Option<Verified>;
+    /// Verifies `value`, fetching what it needs (a key).
+    fn check<'a>(&'a self, value: &'a str) -> Pin<Box<dyn Future<Output = Verified> + Send + 'a>>;
 }
 
 /// What the layer does when the revocation store cannot answer and the answer is not
@@ -119,6 +140,7 @@ impl AuthLayer {
                 settings: Settings::default(),
                 #[cfg(feature = "lambda")]
                 gateway: None,
+                forwarded: None,
             }),
         }
     }
@@ -312,6 +334,16 @@ impl Config {
         }
         #[cfg(not(feature = "lambda"))]
         let _ = extensions;
+        if let Some(forwarded) = &self.forwarded
+            && let Some(value) = self.forwarded_value(forwarded.header(), method, uri, headers)?
+        {
+            return match forwarded.check_now(value) {
+                Some(Ok(token)) => Ok(self.context(Some(token))),
+                Some(Err(error)) => Err(AuthError::invalid_token(error, settings).into()),
+                // Its key is not known yet: fetch it, off this path.
+                None => Err(Refusal::FetchForwardedKey(value.to_owned())),
+            };
+        }
         let token = self
             .sources
             .find(method, uri, headers)
@@ -339,6 +371,32 @@ impl Config {
         Ok(self.context(token))
     }
 
+    /// The one value of the forwarded-identity header `name`, if sent. Sent twice, or next
+    /// to a bearer token (which of them names the user?), the request is refused with 400.
+    fn forwarded_value<'a>(
+        &self,
+        name: &HeaderName,
+        method: &Method,
+        uri: &Uri,
+        headers: &'a HeaderMap,
+    ) -> Result<Option<&'a str>, Refusal> {
+        let settings = &self.settings;
+        let malformed =
+            |why| Refusal::from(AuthError::new(AuthErrorKind::InvalidRequest(why), settings));
+        let mut values = headers.get_all(name).iter();
+        let Some(value) = values.next() else {
+            return Ok(None);
+        };
+        if values.next().is_some() {
+            return Err(malformed("identity header sent more than once"));
+        }
+        if !matches!(self.sources.find(method, uri, headers), Ok(None)) {
+            return Err(malformed("token sent in more than one way"));
+        }
+        // A value that is not visible ASCII cannot hold a token; "" is refused as malformed.
+        Ok(Some(value.to_str().unwrap_or("")))
+    }
+
     fn context(&self, token: Option<VerifiedToken<()>>) -> AuthContext {
         AuthContext {
             token,
@@ -353,6 +411,8 @@ enum Refusal {
     Final(AuthError),
     /// The token names a key the remote key set lacks: refetch, then verify again.
     FetchKeys(String),
+    /// The forwarded identity names a key not fetched yet: fetch it, then verify.
+    FetchForwardedKey(String),
 }
 
 impl From<AuthError> for Refusal {
@@ -480,6 +540,9 @@ where
             Err(Refusal::FetchKeys(token)) => {
                 return self.pending(request, Pending::Verify(token), span);
             }
+            Err(Refusal::FetchForwardedKey(value)) => {
+                return self.pending(request, Pending::VerifyForwarded(value), span);
+            }
         };
         let (Some(store), Some(token)) = (&self.config.revocation, context.token()) else {
             return self.accept(request, context, &span);
@@ -499,6 +562,8 @@ where
 enum Pending {
     /// Verify this token again after refetching the remote keys.
     Verify(String),
+    /// Verify this forwarded identity, fetching its key.
+    VerifyForwarded(String),
     /// The token is verified; ask the revocation store.
     Revocation(AuthContext),
 }
@@ -556,6 +621,23 @@ impl<S> AuthService<S> {
     }
 }
 
+/// The context of a token verified on the asynchronous path (and whether its revocation
+/// may still be answered without I/O), or the refusal, logged.
+fn verified(
+    config: &Config,
+    checked: Verified,
+    span: &Span,
+) -> Result<(AuthContext, bool), AuthError> {
+    match checked {
+        Ok(token) => Ok((config.context(Some(token)), true)),
+        Err(error) => {
+            let error = AuthError::invalid_token(error, &config.settings);
+            log_decision(span, Err(&error));
+            Err(error)
+        }
+    }
+}
+
 /// The asynchronous part of a decision: verify after a key refetch, and/or ask the
 /// revocation store.
 async fn decide_later(
@@ -566,14 +648,17 @@ async fn decide_later(
     // Only a freshly verified token can still be answered without I/O.
     let (context, try_now) = match start {
         Pending::Revocation(context) => (context, false),
-        Pending::Verify(token) => match config.verifier.check_async(&token).await {
-            Ok(verified) => (config.context(Some(verified)), true),
-            Err(error) => {
-                let error = AuthError::invalid_token(error, &config.settings);
-                log_decision(span, Err(&error));
-                return Err(error);
-            }
-        },
+        Pending::Verify(token) => {
+            verified(config, config.verifier.check_async(&token).await, span)?
+        }
+        Pending::VerifyForwarded(value) => {
+            let checked = match &config.forwarded {
+                Some(forwarded) => forwarded.check(&value).await,
+                // The value was read because the layer has a forwarded identity.
+                None => Err(tollgate::Error::new(ErrorKind::Malformed)),
+            };
+            verified(config, checked, span)?
+        }
     };
     if let (Some(store), Some(token)) = (&config.revocation, context.token()) {
         let view = TokenRef::of(token);

@@ -12,6 +12,8 @@
 //! - [`RequireRole`] / [`RequireScope`] guard routes (403 `insufficient_scope`), and
 //!   [`HasRole`] / [`HasScope`] do the same as extractors.
 //! - [`AuthError`] and [`ErrorResponder`] shape refusals.
+//! - With the `alb` feature, [`AuthLayer::alb`] takes the identity an AWS Application Load
+//!   Balancer forwards in `x-amzn-oidc-data` once it authenticated the user (`alb`).
 //! - With the `lambda` feature, `dangerous::trust_api_gateway` accepts the claims AWS API
 //!   Gateway forwards to a Lambda function after its own authorizer verified the token.
 //!
@@ -51,6 +53,7 @@
 //! | `rust_crypto` | no | crypto through the pure-Rust RustCrypto crates |
 //! | `remote` | no | keys from a JWKS URL or OIDC discovery (`tollgate::remote`); a token with an unknown `kid` triggers a rate-limited refetch, and 503 while no key was ever loaded |
 //! | `metrics` | no | counters and histograms through the [`metrics`](https://docs.rs/metrics) facade (any exporter); see [Metrics](#metrics) |
+//! | `alb` | no | `AuthLayer::alb`: behind an AWS Application Load Balancer that authenticates users, the identity it forwards in `x-amzn-oidc-data` (`tollgate::alb`); 503 while its key cannot be fetched |
 //! | `lambda` | no | `dangerous::trust_api_gateway`: on AWS Lambda behind API Gateway, take the claims its JWT, Cognito or Lambda authorizer forwards instead of verifying again (`lambda_http`) |
 //!
 //! # Metrics
@@ -95,6 +98,8 @@
 //! [`AuthLayer::readiness`] gives a [`Readiness`] check — keys loaded, revocation store
 //! reachable — with a ready-made route: `.route("/ready", layer.readiness().into_route())`.
 
+#[cfg(feature = "alb")]
+pub mod alb;
 #[cfg(feature = "lambda")]
 pub mod dangerous;
 mod error;

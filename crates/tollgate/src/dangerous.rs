@@ -59,6 +59,26 @@ pub fn token_from_trusted_claims(
     roles_claim: &ClaimPath,
     algorithm: Algorithm,
 ) -> Result<VerifiedToken, Error> {
+    token_from_claims(
+        claims,
+        roles_claim,
+        algorithm,
+        None,
+        DEFAULT_LEEWAY.as_secs(),
+    )
+}
+
+/// [`token_from_trusted_claims`] for a claim set that reached tollgate by a way of its own
+/// (e.g. [`crate::alb`], after that module verified it): the `kid` the token reports, and
+/// the `leeway` (seconds) its [`VerifiedToken::accepted_until`] adds to `exp`. Checks no
+/// more than [`token_from_trusted_claims`].
+pub(crate) fn token_from_claims(
+    claims: Map<String, Value>,
+    roles_claim: &ClaimPath,
+    algorithm: Algorithm,
+    kid: Option<Arc<str>>,
+    leeway: u64,
+) -> Result<VerifiedToken, Error> {
     let registered = RegisteredClaims::from_map(&claims)?;
     let roles = read_roles(roles_claim.lookup(&claims).cloned().map(Member::Other));
     let member = |name: &str| claims.get(name).cloned().map(Member::Other);
@@ -77,9 +97,7 @@ pub fn token_from_trusted_claims(
             Some(fingerprint(&canonical)?)
         }
     };
-    let accepted_until = registered
-        .exp
-        .map(|exp| exp.saturating_add(DEFAULT_LEEWAY.as_secs()));
+    let accepted_until = registered.exp.map(|exp| exp.saturating_add(leeway));
     let claims = Value::Object(claims);
     let json = serde_json::to_string(&claims)
         .map_err(|e| Error::with_source(ErrorKind::MalformedClaims, e))?;
@@ -87,7 +105,7 @@ pub fn token_from_trusted_claims(
     Ok(VerifiedToken {
         info: Arc::new(TokenInfo {
             algorithm,
-            kid: None,
+            kid,
             iss: text(&registered.iss),
             sub: text(&registered.sub),
             jti: text(&registered.jti),

@@ -74,6 +74,9 @@ pub enum ErrorKind {
     /// No verification key is available yet: the identity provider's keys were never
     /// loaded. Not the client's fault (a 503).
     KeysUnavailable,
+    /// The header's `signer` is missing or names another AWS load balancer than the one
+    /// configured (`alb::AlbVerifier`, feature `alb`).
+    WrongSigner,
 }
 
 impl ErrorKind {
@@ -106,6 +109,7 @@ impl ErrorKind {
             Self::CustomClaims => "claims_mismatch",
             Self::Revoked => "token_revoked",
             Self::KeysUnavailable => "keys_unavailable",
+            Self::WrongSigner => "signer_mismatch",
         }
     }
 
@@ -152,6 +156,7 @@ impl ErrorKind {
             Self::CustomClaims => "claims do not match the expected shape",
             Self::Revoked => "token revoked",
             Self::KeysUnavailable => "signing keys unavailable",
+            Self::WrongSigner => "token not signed by the expected load balancer",
         }
     }
 }

@@ -13,6 +13,8 @@
 //! - [`Signer`]: mints tokens and publishes its public key as a JWK Set.
 //! - [`dangerous`]: a [`VerifiedToken`] from claims a trusted component already verified
 //!   (API Gateway's authorizers), for the rare setups that need it.
+//! - `alb` (feature `alb`): `AlbVerifier` for the `x-amzn-oidc-data` header an AWS
+//!   Application Load Balancer forwards once it authenticated the user.
 //! - [`revocation`]: the [`RevocationStore`] trait, the in-memory [`MemoryStore`] and the
 //!   [`CachingStore`] that puts a moka cache in front of any store.
 //!
@@ -51,6 +53,7 @@
 //! | `aws_lc_rs` | yes | crypto through aws-lc-rs, the faster backend (needs a C compiler) |
 //! | `rust_crypto` | no | crypto through the pure-Rust RustCrypto crates, for builds without a C compiler |
 //! | `remote` | no | [`remote::RemoteKeys`]: keys from a JWKS URL or OIDC discovery (reqwest with rustls) |
+//! | `alb` | no | `alb::AlbVerifier`: the `x-amzn-oidc-data` header of an AWS Application Load Balancer, its keys fetched per `kid` (enables `remote`) |
 //! | `metrics` | no | verification latency, token and revocation cache hits/misses and JWKS fetches through the [`metrics`](https://docs.rs/metrics) facade; names in [`telemetry`] |
 //!
 //! Exactly one backend is needed; with both enabled, aws-lc-rs is used.
@@ -58,6 +61,8 @@
 #[cfg(not(any(feature = "aws_lc_rs", feature = "rust_crypto")))]
 compile_error!("tollgate needs a crypto backend: enable the `aws_lc_rs` or `rust_crypto` feature");
 
+#[cfg(feature = "alb")]
+pub mod alb;
 mod algorithm;
 mod claims;
 pub mod cognito;

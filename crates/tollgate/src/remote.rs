@@ -212,12 +212,7 @@ impl RemoteKeysBuilder {
         })?;
         let client = match self.client {
             Some(client) => client,
-            None => reqwest::Client::builder()
-                .timeout(self.timeout)
-                // Only the configured URL is fetched; a redirect elsewhere is refused.
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| ConfigError::InvalidKey(format!("HTTP client: {e}")))?,
+            None => key_client(self.timeout)?,
         };
         let shared = Arc::new(Shared {
             source: self.source,
@@ -525,34 +520,54 @@ impl Shared {
 
     /// GETs `url` within the timeout and size limit; the body and its `max-age`.
     async fn get(&self, url: &str) -> Result<(String, Option<Duration>), FetchError> {
-        let mut response = self
-            .client
-            .get(url)
-            .timeout(self.timeout)
-            .send()
-            .await
-            .map_err(FetchError::Http)?;
-        if !response.status().is_success() {
-            return Err(FetchError::Status(response.status().as_u16()));
-        }
-        if response
-            .content_length()
-            .is_some_and(|len| len > self.max_body as u64)
-        {
+        get_bounded(&self.client, url, self.timeout, self.max_body).await
+    }
+}
+
+/// An HTTP client for key fetches: `timeout` per request, and no redirect followed (only the
+/// configured URL is fetched; a redirect elsewhere is refused).
+pub(crate) fn key_client(timeout: Duration) -> Result<reqwest::Client, ConfigError> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| ConfigError::InvalidKey(format!("HTTP client: {e}")))
+}
+
+/// GETs `url` within `timeout`, refusing a non-2xx answer and a body over `max_body` bytes
+/// (announced or streamed); the body as text and its `Cache-Control: max-age`.
+pub(crate) async fn get_bounded(
+    client: &reqwest::Client,
+    url: &str,
+    timeout: Duration,
+    max_body: usize,
+) -> Result<(String, Option<Duration>), FetchError> {
+    let mut response = client
+        .get(url)
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(FetchError::Http)?;
+    if !response.status().is_success() {
+        return Err(FetchError::Status(response.status().as_u16()));
+    }
+    if response
+        .content_length()
+        .is_some_and(|len| len > max_body as u64)
+    {
+        return Err(FetchError::TooLarge);
+    }
+    let max_age = response
+        .headers()
+        .typed_get::<CacheControl>()
+        .and_then(|c| c.max_age());
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(FetchError::Http)? {
+        if body.len() + chunk.len() > max_body {
             return Err(FetchError::TooLarge);
         }
-        let max_age = response
-            .headers()
-            .typed_get::<CacheControl>()
-            .and_then(|c| c.max_age());
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(FetchError::Http)? {
-            if body.len() + chunk.len() > self.max_body {
-                return Err(FetchError::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        let body = String::from_utf8(body).map_err(|_| FetchError::NotText)?;
-        Ok((body, max_age))
+        body.extend_from_slice(&chunk);
     }
+    let body = String::from_utf8(body).map_err(|_| FetchError::NotText)?;
+    Ok((body, max_age))
 }
