@@ -356,6 +356,40 @@ async fn misconfigurations_are_config_errors() {
         ),
         "a client claim without an audience"
     );
+    assert!(
+        invalid(
+            Verifier::builder()
+                .keys(keys())
+                .cognito(&pool())
+                .cognito_clients([CLIENT])
+                .audience(CLIENT)
+                .audience_or_claim("client_id")
+                .build()
+        ),
+        "the generic client rule would replace Cognito's"
+    );
+    assert!(
+        invalid(
+            Verifier::builder()
+                .keys(keys())
+                .issuer("https://mine.example")
+                .cognito(&pool())
+                .cognito_clients([CLIENT])
+                .build()
+        ),
+        "another issuer before"
+    );
+    assert!(
+        invalid(
+            Verifier::builder()
+                .keys(keys())
+                .cognito(&pool())
+                .cognito_clients([CLIENT])
+                .issuer("https://other.example")
+                .build()
+        ),
+        "another issuer after"
+    );
     for bad in ["eu-west-1", "eu_west_1_abc", "eu-west-1_a/b", "us-east-1_"] {
         assert!(bad.parse::<UserPool>().is_err(), "{bad}");
     }

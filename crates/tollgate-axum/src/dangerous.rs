@@ -132,6 +132,7 @@ pub fn trust_api_gateway_with(mut layer: AuthLayer, trust: ApiGatewayTrust) -> A
 pub struct ApiGatewayTrust {
     roles_claim: ClaimPath,
     issuer: Option<String>,
+    cognito: Option<tollgate::cognito::CognitoSettings>,
 }
 
 impl ApiGatewayTrust {
@@ -141,7 +142,19 @@ impl ApiGatewayTrust {
         Self {
             roles_claim: roles_claim.into(),
             issuer: None,
+            cognito: None,
         }
+    }
+
+    /// Applies Amazon Cognito's `token_use` and app-client rules to the gateway's claims
+    /// too ([`tollgate::cognito::CognitoSettings::check_claims`]): API Gateway's Cognito
+    /// authorizer accepts ID tokens of any app client of the pool, and its JWT authorizer
+    /// does not check `token_use`. Claims that break them are refused with 401, as the
+    /// layer refuses such tokens itself. (`tollgate-lambda`'s authorizer forwards
+    /// `token_use`, `client_id` and a single `aud` in its context for this.)
+    pub fn cognito(mut self, settings: tollgate::cognito::CognitoSettings) -> Self {
+        self.cognito = Some(settings);
+        self
     }
 
     /// The issuer whose tokens the gateway's authorizers verify, exactly as its `iss`.
@@ -220,6 +233,9 @@ impl ApiGatewayTrust {
     /// The token of claims in the token's own shapes: the issuer rule, then the claims
     /// read as the verifier reads them, then `exp`.
     fn trusted(&self, mut claims: Map<String, Value>, now: u64) -> Result<VerifiedToken, Error> {
+        if let Some(cognito) = &self.cognito {
+            cognito.check_claims(&claims)?;
+        }
         if let Some(issuer) = &self.issuer {
             match claims.get("iss") {
                 None | Some(Value::Null) => {

@@ -5,8 +5,9 @@
 //! a JSON array under the roles claim's name (`["admin","user"]`: a role name may hold a
 //! comma or a bracket, and must not turn into other roles), the scopes joined with spaces
 //! under `scope` (a scope holding whitespace, which RFC 6749 does not allow and no route
-//! rule can name, is left out rather than read back as two), and the configured extra
-//! claims. This is the shape `tollgate_axum::dangerous::trust_api_gateway` reads back
+//! rule can name, is left out rather than read back as two), `aud`, `token_use` and
+//! `client_id` when they are strings (what a backend checks Amazon Cognito's rules with),
+//! and the configured extra claims. This is the shape `tollgate_axum::dangerous::trust_api_gateway` reads back
 //! into the same claims.
 
 use serde_json::{Map, Value};
@@ -44,9 +45,14 @@ pub(crate) fn of(token: &VerifiedToken<()>, roles_claim: &str, extra: &[String])
     if !scopes.is_empty() {
         context.insert("scope".into(), Value::String(scopes.join(" ")));
     }
-    if !extra.is_empty()
-        && let Ok(Value::Object(claims)) = serde_json::from_str::<Value>(token.claims_json())
-    {
+    if let Ok(Value::Object(claims)) = serde_json::from_str::<Value>(token.claims_json()) {
+        // What a backend applying Amazon Cognito's rules (`ApiGatewayTrust::cognito`)
+        // checks: the token's use and app client, as strings.
+        for name in FORWARDED {
+            if let Some(Value::String(value)) = claims.get(name) {
+                context.insert(name.to_owned(), Value::String(value.clone()));
+            }
+        }
         for name in extra {
             if reserved(name, roles_claim) {
                 continue;
@@ -59,9 +65,16 @@ pub(crate) fn of(token: &VerifiedToken<()>, roles_claim: &str, extra: &[String])
     Value::Object(context)
 }
 
+/// Claims copied into every context when the token has them as strings: a single `aud`,
+/// `token_use` and `client_id`, which a backend checks Cognito's rules with.
+const FORWARDED: [&str; 3] = ["aud", "token_use", "client_id"];
+
 /// Context members a backend reads as the token's own claims, which an extra claim must
-/// not stand in for: the registered claims, the scopes, the roles and `principalId`.
-const RESERVED: [&str; 10] = [
+/// not stand in for: the registered claims, the scopes, the roles, `principalId` and the
+/// forwarded claims.
+const RESERVED: [&str; 12] = [
+    "token_use",
+    "client_id",
     "sub",
     "iss",
     "aud",

@@ -137,3 +137,66 @@ async fn the_context_of_an_allow_is_the_backends_claims() {
         assert_eq!(body["code"], "token_revoked", "{what}");
     }
 }
+
+/// With Amazon Cognito's rules on the backend (`ApiGatewayTrust::cognito`), the context
+/// carries what they check: `token_use` and `client_id`.
+#[tokio::test]
+async fn the_context_carries_what_the_cognito_rules_check() {
+    use tollgate::cognito::{CognitoSettings, TokenUse, UserPool};
+    let pool: UserPool = "eu-west-1_AbC".parse().unwrap();
+    let signer = Signer::builder(SigningKey::generate_ed25519("k1").unwrap())
+        .issuer(pool.issuer())
+        .build()
+        .unwrap();
+    let verifier = Verifier::builder()
+        .keys(signer.verification_keys().unwrap())
+        .cognito(&pool)
+        .cognito_clients(["client-1"])
+        .build()
+        .unwrap();
+    let authorizer = Authorizer::builder(verifier.clone())
+        .roles_claim(ROLES)
+        .build()
+        .unwrap();
+    let token = signer
+        .issue(
+            &TokenRequest::new("alice")
+                .claim("token_use", "access")
+                .claim("client_id", "client-1"),
+        )
+        .unwrap()
+        .token;
+    let answer = authorizer
+        .handle(json!({
+            "type": "TOKEN",
+            "authorizationToken": format!("Bearer {token}"),
+            "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/GET/me",
+        }))
+        .await
+        .unwrap();
+    let context = answer["context"].clone();
+    assert_eq!(context["token_use"], "access");
+    assert_eq!(context["client_id"], "client-1");
+
+    let settings = |client: &str| CognitoSettings {
+        pool: pool.clone(),
+        clients: vec![client.into()],
+        uses: vec![TokenUse::Access],
+    };
+    for (client, expected) in [("client-1", 200), ("client-2", 401)] {
+        let layer = trust_api_gateway_with(
+            AuthLayer::new(verifier.clone()),
+            ApiGatewayTrust::new(ROLES)
+                .issuer(pool.issuer())
+                .cognito(settings(client)),
+        );
+        let router = Router::new().route("/me", get(me)).layer(layer);
+        let mut http = example_event("http-api-jwt-authorizer-admin.json");
+        http["rawPath"] = "/me".into();
+        http["routeKey"] = "GET /me".into();
+        http["requestContext"]["http"]["path"] = "/me".into();
+        http["requestContext"]["authorizer"] = json!({ "lambda": context });
+        let (status, body) = backend(&router, &http).await;
+        assert_eq!(status, expected, "backend accepting {client}: {body}");
+    }
+}

@@ -5,16 +5,24 @@
 //! `token_use: "id"`. The generic rules get both wrong: with an audience every access token
 //! is refused, and without one any app client of the pool is accepted and ID tokens pass as
 //! access tokens. [`VerifierBuilder::cognito`](crate::VerifierBuilder::cognito) applies
-//! Cognito's rules, as API Gateway's JWT authorizer does:
+//! Cognito's rules — the "`aud` or `client_id`" check of API Gateway's JWT authorizer, and
+//! `token_use`, which that authorizer does not check:
 //!
-//! - the issuer is the pool's, `https://cognito-idp.{region}.amazonaws.com/{pool id}`, and
-//!   its keys come from the pool's OIDC discovery (unless keys are given);
+//! - the issuer is the pool's, `https://cognito-idp.{region}.amazonaws.com/{pool id}`
+//!   (`amazonaws.com.cn` in the China regions), and its keys come from the pool's OIDC
+//!   discovery unless keys are given (discovery needs the `remote` feature; without it,
+//!   give the keys);
 //! - `token_use` is required and must be one of the accepted uses ([`TokenUse::Access`]
 //!   only, unless told);
 //! - an access token's `client_id`, or an ID token's `aud`, must be one of the app clients
 //!   given with [`VerifierBuilder::cognito_clients`](crate::VerifierBuilder::cognito_clients)
 //!   (an `aud` on an access token counts for nothing);
-//! - roles are read from `cognito:groups`;
+//! - roles are read from `cognito:groups` (call `roles_claim` after `cognito` to read them
+//!   elsewhere);
+//! - no other issuer may be configured on the same verifier (use
+//!   [`Verifier::any_of`](crate::Verifier::any_of) for several), and the generic
+//!   [`audience_or_claim`](crate::VerifierBuilder::audience_or_claim) rule cannot be
+//!   combined with it: both are a [`ConfigError`];
 //! - every other rule (signature, `exp`, revocation, guards) is unchanged.
 //!
 //! ```no_run
@@ -32,6 +40,8 @@
 use crate::claims::Audiences;
 use crate::error::{ConfigError, Error, ErrorKind};
 use crate::json::Member;
+use serde_json::Value;
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -90,11 +100,13 @@ impl UserPool {
 
     /// The `iss` of the pool's tokens, which is also where its OIDC discovery document is.
     pub fn issuer(&self) -> String {
-        format!(
-            "https://cognito-idp.{}.amazonaws.com/{}",
-            self.region(),
-            self.id
-        )
+        let region = self.region();
+        let domain = if region.starts_with("cn-") {
+            "amazonaws.com.cn"
+        } else {
+            "amazonaws.com"
+        };
+        format!("https://cognito-idp.{region}.{domain}/{}", self.id)
     }
 }
 
@@ -235,6 +247,40 @@ impl CognitoSettings {
             "TOLLGATE_ROLES_CLAIM" => Some("cognito:groups".to_owned()),
             _ => None,
         }
+    }
+
+    /// Checks claims that another component verified — API Gateway's Cognito or JWT
+    /// authorizer, or a Lambda authorizer's context — against these settings' `token_use`
+    /// and app-client rules, as a verifier with [`CognitoSettings::apply`] checks a token's.
+    /// `aud` may be a string or an array of strings.
+    pub fn check_claims(&self, claims: &serde_json::Map<String, Value>) -> Result<(), Error> {
+        let member = |name: &str| {
+            claims.get(name).map(|value| match value {
+                Value::String(text) => Member::Str(Cow::Borrowed(text.as_str())),
+                other => Member::Other(other.clone()),
+            })
+        };
+        let aud = match claims.get("aud") {
+            None | Some(Value::Null) => Audiences::Many(Vec::new()),
+            Some(Value::String(one)) => Audiences::One(Cow::Borrowed(one.as_str())),
+            Some(Value::Array(items)) => Audiences::Many(
+                items
+                    .iter()
+                    .map(|item| item.as_str().map(Cow::Borrowed))
+                    .collect::<Option<_>>()
+                    .ok_or(Error::new(ErrorKind::InvalidClaim("aud")))?,
+            ),
+            Some(_) => return Err(ErrorKind::InvalidClaim("aud").into()),
+        };
+        let rule = Rule {
+            uses: self.uses.clone(),
+            clients: self.clients.clone(),
+        };
+        rule.check(
+            member("token_use").as_ref(),
+            member("client_id").as_ref(),
+            &aud,
+        )
     }
 
     /// `builder` with these settings' Cognito rules
@@ -394,6 +440,64 @@ mod tests {
             let error = CognitoSettings::from_env(env(bad)).unwrap_err();
             assert!(error.starts_with(variable), "{bad:?}: {error}");
         }
+    }
+
+    #[test]
+    fn claims_verified_elsewhere_are_checked_by_the_same_rules() {
+        let settings = CognitoSettings {
+            pool: "eu-west-1_AbC".parse().unwrap(),
+            clients: vec!["c1".into()],
+            uses: vec![TokenUse::Access],
+        };
+        let check = |claims: Value| {
+            settings
+                .check_claims(claims.as_object().unwrap())
+                .map_err(|e| e.kind())
+        };
+        assert_eq!(
+            check(serde_json::json!({"token_use": "access", "client_id": "c1"})),
+            Ok(())
+        );
+        assert_eq!(
+            check(serde_json::json!({"token_use": "access", "client_id": "c2"})),
+            Err(ErrorKind::WrongAudience)
+        );
+        assert_eq!(
+            check(serde_json::json!({"token_use": "id", "aud": "c1"})),
+            Err(ErrorKind::WrongTokenUse)
+        );
+        assert_eq!(
+            check(serde_json::json!({"client_id": "c1"})),
+            Err(ErrorKind::MissingClaim("token_use"))
+        );
+        assert_eq!(
+            check(serde_json::json!({"token_use": ["access"], "client_id": "c1"})),
+            Err(ErrorKind::InvalidClaim("token_use"))
+        );
+        let ids = CognitoSettings {
+            uses: vec![TokenUse::Id],
+            ..settings.clone()
+        };
+        let check_id = |claims: Value| {
+            ids.check_claims(claims.as_object().unwrap())
+                .map_err(|e| e.kind())
+        };
+        assert_eq!(
+            check_id(serde_json::json!({"token_use": "id", "aud": ["c1"]})),
+            Ok(())
+        );
+        assert_eq!(
+            check_id(serde_json::json!({"token_use": "id", "aud": [1]})),
+            Err(ErrorKind::InvalidClaim("aud"))
+        );
+    }
+
+    #[test]
+    fn china_regions_have_their_own_domain() {
+        assert_eq!(
+            UserPool::new("cn-north-1_AbC").unwrap().issuer(),
+            "https://cognito-idp.cn-north-1.amazonaws.com.cn/cn-north-1_AbC"
+        );
     }
 
     #[test]

@@ -327,6 +327,11 @@ impl VerifierBuilder {
     /// Gateway's JWT authorizer does. For Amazon Cognito use [`VerifierBuilder::cognito`],
     /// which also tells access tokens from ID tokens.
     pub fn audience_or_claim(mut self, claim: impl Into<String>) -> Self {
+        if matches!(self.clients, Some(ClientRule::Cognito(_))) {
+            self.pending.get_or_insert(ConfigError::InvalidOption(
+                "audience_or_claim with cognito: Cognito has its own client rule",
+            ));
+        }
         self.clients = Some(ClientRule::AudienceOrClaim(claim.into()));
         self
     }
@@ -338,8 +343,20 @@ impl VerifierBuilder {
     /// [`VerifierBuilder::cognito_clients`], which must name at least one. Without keys
     /// given, [`VerifierBuilder::build`] discovers the pool's keys (in a Tokio runtime).
     /// An [`VerifierBuilder::audience`] as well is a [`ConfigError`]: Cognito's access
-    /// tokens carry none.
+    /// tokens carry none; so is another issuer, set before or after. Roles: call
+    /// [`VerifierBuilder::roles_claim`] after this to read them elsewhere than
+    /// `cognito:groups`.
     pub fn cognito(mut self, pool: &crate::cognito::UserPool) -> Self {
+        if matches!(self.clients, Some(ClientRule::AudienceOrClaim(_))) {
+            self.pending.get_or_insert(ConfigError::InvalidOption(
+                "cognito with audience_or_claim: Cognito has its own client rule",
+            ));
+        }
+        if self.issuers.iter().any(|issuer| *issuer != pool.issuer()) {
+            self.pending.get_or_insert(ConfigError::InvalidOption(
+                "cognito with another issuer: use Verifier::any_of for several issuers",
+            ));
+        }
         self.issuers = vec![pool.issuer()];
         self.roles_claim = ClaimPath::from("cognito:groups");
         self.cognito_pool = Some(pool.clone());
@@ -441,6 +458,13 @@ impl VerifierBuilder {
         ensure_crypto_provider()?;
         if let Some(e) = self.pending {
             return Err(e);
+        }
+        if let Some(pool) = &self.cognito_pool
+            && self.issuers.iter().any(|issuer| *issuer != pool.issuer())
+        {
+            return Err(ConfigError::InvalidOption(
+                "cognito with another issuer: use Verifier::any_of for several issuers",
+            ));
         }
         match &self.clients {
             Some(ClientRule::Cognito(rule)) => {

@@ -63,7 +63,8 @@ pub struct DemoConfig {
     pub max_token_lifetime: Duration,
     /// The `typ` every token must carry (`TOLLGATE_REQUIRE_TYP`, e.g. `at+jwt`): with it,
     /// an identity provider's ID tokens are refused as access tokens (the demo's own tokens
-    /// are `at+jwt`). `None`: no `typ` rule.
+    /// are `at+jwt`). `None`: no `typ` rule. Not applied to a Cognito pool's tokens, whose
+    /// headers carry no `typ` (`token_use` decides there).
     pub require_type: Option<String>,
 }
 
@@ -129,21 +130,22 @@ pub fn app_with_store(
         .audience(config.audience.clone())
         .ttl(config.ttl)
         .build()?;
-    let rules = |mut verifier: tollgate::VerifierBuilder| {
-        verifier = verifier.max_lifetime(config.longest_lifetime());
-        if let Some(typ) = &config.require_type {
-            verifier = verifier.require_type(typ.clone());
-        }
-        verifier
-    };
-    let mut own = rules(Verifier::builder())
+    let lifetime =
+        |verifier: tollgate::VerifierBuilder| verifier.max_lifetime(config.longest_lifetime());
+    let mut own = lifetime(Verifier::builder());
+    if let Some(typ) = &config.require_type {
+        own = own.require_type(typ.clone());
+    }
+    let mut own = own
         .keys(signer.verification_keys()?)
         .issuer(config.issuer.clone())
         .audience(config.audience.clone());
     let mut issuers = vec![config.issuer.clone()];
     let verifier = match (&config.cognito, &config.remote_keys) {
         (Some(cognito), remote) => {
-            let mut pool = cognito.apply(rules(Verifier::builder()));
+            // Cognito's headers carry no `typ`: its `token_use` rule tells its access
+            // tokens from its ID tokens instead.
+            let mut pool = cognito.apply(lifetime(Verifier::builder()));
             if let Some(remote) = remote {
                 pool = pool.remote_keys(remote.clone());
             }

@@ -15,6 +15,10 @@
 //! `TOLLGATE_REQUIRE_TYP` (e.g. `at+jwt`: the provider's ID tokens are refused as access
 //! tokens), `TOLLGATE_MAX_TOKEN_LIFETIME_SECS` (default 86400: tokens that still live
 //! longer are refused; a revoke-user cut-off is kept that long plus the leeway),
+//! `TOLLGATE_COGNITO_USER_POOL`, `TOLLGATE_COGNITO_CLIENT_IDS`, `TOLLGATE_COGNITO_TOKEN_USE`
+//! (an Amazon Cognito pool whose tokens are accepted beside the demo's own, by Cognito's
+//! rules; its keys come from the pool's discovery, or from `TOLLGATE_JWKS_URL` /
+//! `TOLLGATE_OIDC_ISSUER`, which then serve the pool's tokens only),
 //! `RUST_LOG` (default `info,tollgate_axum=debug`).
 //!
 //! Without `TOLLGATE_SIGNING_KEY_FILE` it generates a signing key at start, so tokens from

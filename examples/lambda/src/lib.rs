@@ -203,8 +203,13 @@ pub fn app(
     if config.trust_api_gateway {
         // The gateway's tokens are attributed to the one issuer, so the revocations
         // `revoke_user` writes under it are looked up for them too.
-        let trust = dangerous::ApiGatewayTrust::new(config.roles_claim.as_str())
+        let mut trust = dangerous::ApiGatewayTrust::new(config.roles_claim.as_str())
             .issuer(config.issuer.clone());
+        // The gateway's Cognito authorizer takes any app client's ID tokens: the pool's
+        // rules apply to what it forwards too.
+        if let Some(cognito) = &config.cognito {
+            trust = trust.cognito(cognito.clone());
+        }
         auth = dangerous::trust_api_gateway_with(auth, trust);
     }
 

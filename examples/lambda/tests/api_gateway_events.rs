@@ -589,6 +589,69 @@ async fn cognito_settings_check_token_use_and_the_app_client() {
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "an ID token");
 }
 
+/// Trusting API Gateway with a Cognito pool configured: the gateway's Cognito authorizer
+/// takes any app client's ID tokens and its JWT authorizer does not check `token_use`, so
+/// the pool's rules are applied to what it forwards.
+#[tokio::test]
+async fn in_trust_mode_the_cognito_rules_apply_to_the_gateways_claims() {
+    let trusting = |clients: &str, uses: &str| {
+        let env = [
+            ("TOLLGATE_COGNITO_USER_POOL", "us-east-2_EXAMPLE"),
+            ("TOLLGATE_COGNITO_CLIENT_IDS", clients),
+            ("TOLLGATE_COGNITO_TOKEN_USE", uses),
+            ("TOLLGATE_TRUST_API_GATEWAY", "1"),
+        ];
+        let config = LambdaConfig::from_env(|name| {
+            env.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .unwrap();
+        assert_eq!(config.issuer, ISSUER);
+        let router = app(&config, Arc::new(MemoryStore::new())).unwrap();
+        Function {
+            signer: gateway_signer(),
+            store: Arc::new(MemoryStore::new()),
+            router,
+        }
+    };
+    // The events' tokens are for the app client 6ar1…: another client is configured.
+    let other = trusting("only-this-client", "access,id");
+    for event in [
+        "rest-api-cognito-authorizer-admin.json",
+        "http-api-jwt-authorizer-admin.json",
+        "rest-api-jwt-authorizer-admin.json",
+    ] {
+        let answer = other.invoke(event, "").await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNAUTHORIZED,
+            "{event}: {answer:?}"
+        );
+    }
+    // The right client, access tokens only: the REST Cognito authorizer's ID token is not.
+    let access = trusting("6ar1jbbtmplxn4tmf0c6k1b1ok", "access");
+    let answer = access
+        .invoke("http-api-jwt-authorizer-admin.json", "")
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    let answer = access
+        .invoke("rest-api-cognito-authorizer-admin.json", "")
+        .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::UNAUTHORIZED,
+        "an ID token: {answer:?}"
+    );
+    assert!(answer.challenge().contains("token use"), "{answer:?}");
+    // ID tokens accepted too: it passes.
+    let both = trusting("6ar1jbbtmplxn4tmf0c6k1b1ok", "access,id");
+    let answer = both
+        .invoke("rest-api-cognito-authorizer-admin.json", "")
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+}
+
 /// `event` (a JSON text) as a request for `method path`.
 fn routed(event: &str, method: &str, path: &str) -> String {
     let mut event: Value = serde_json::from_str(event).unwrap();
