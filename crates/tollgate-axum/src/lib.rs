@@ -12,7 +12,7 @@
 //! - [`RequireRole`] / [`RequireScope`] guard routes (403 `insufficient_scope`), and
 //!   [`HasRole`] / [`HasScope`] do the same as extractors.
 //! - [`AuthError`] and [`ErrorResponder`] shape refusals.
-//! - With the `alb` feature, [`AuthLayer::alb`] takes the identity an AWS Application Load
+//! - With the `alb` feature, `AuthLayer::alb` takes the identity an AWS Application Load
 //!   Balancer forwards in `x-amzn-oidc-data` once it authenticated the user (`alb`).
 //! - With the `lambda` feature, `dangerous::trust_api_gateway` accepts the claims AWS API
 //!   Gateway forwards to a Lambda function after its own authorizer verified the token.
