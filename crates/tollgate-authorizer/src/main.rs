@@ -23,6 +23,10 @@
 //! - `REDIS_URL`: revocations shared with every service and the `tollgate revoke` CLI (a
 //!   cached "not revoked" is trusted for at most 5 s); `TOLLGATE_FAIL_OPEN=1` to let
 //!   requests through while it is unreachable (default: refused);
+//! - `TOLLGATE_DYNAMODB_TABLE`: revocations in that DynamoDB table instead (not with
+//!   `REDIS_URL`; region, credentials and `AWS_ENDPOINT_URL_DYNAMODB` from the standard AWS
+//!   variables, the function's role in Lambda): no push, so a cached "not revoked" is
+//!   trusted for at most 1 s, and `TOLLGATE_FAIL_OPEN` applies alike;
 //! - `TOLLGATE_ROUTES`: route requirements, e.g.
 //!   `GET /admin=role:admin; POST /admin/*=role:admin; ANY /orders/*=scope:orders.read`
 //!   (grammar: `tollgate_lambda::routes`);
@@ -49,6 +53,7 @@ use std::time::{Duration, Instant};
 use tollgate::remote::RemoteKeys;
 use tollgate::revocation::RevocationStore;
 use tollgate::{CachingStore, Verifier};
+use tollgate_dynamodb::DynamoDbStore;
 use tollgate_lambda::{Authorizer, BuildError};
 use tollgate_redis::RedisStore;
 use tracing_subscriber::EnvFilter;
@@ -121,7 +126,10 @@ async fn main() -> Result<(), BoxError> {
                     .build(),
             ))
         }
-        None => None,
+        None => match &settings.dynamodb_table {
+            Some(table) => Some(dynamodb_store(table).await),
+            None => None,
+        },
     };
     let network = network_started.elapsed();
 
@@ -165,4 +173,23 @@ async fn main() -> Result<(), BoxError> {
         },
     ))
     .await
+}
+
+/// The DynamoDB store behind a cache. DynamoDB cannot push, so a cached "not revoked" is
+/// trusted for 1 s: a revocation reaches this instance within 1 s, and it reads the table
+/// at most once per token per second. An unreachable table does not stop the start: the
+/// requests that need it are refused (or let through with `TOLLGATE_FAIL_OPEN=1`).
+async fn dynamodb_store(table: &str) -> Arc<dyn RevocationStore> {
+    let dynamodb = DynamoDbStore::from_env(table).await;
+    match dynamodb.ping().await {
+        Ok(()) => tracing::info!(?dynamodb, "revocations in DynamoDB"),
+        Err(error) => {
+            tracing::warn!(?dynamodb, %error, "revocations in DynamoDB, which does not answer yet")
+        }
+    }
+    Arc::new(
+        CachingStore::builder(dynamodb)
+            .active_ttl(Duration::from_secs(1))
+            .build(),
+    )
 }
