@@ -34,6 +34,7 @@
 //! - dev: `tempfile` (a directory per test for generated keys).
 
 mod capture;
+mod dynamodb;
 mod error;
 mod explain;
 mod keys;
@@ -128,6 +129,20 @@ enum Command {
     /// Show what is revoked for a subject or a token in Redis
     #[command(after_help = REVOCATIONS_HELP)]
     Revocations(RevocationsArgs),
+    /// The DynamoDB revocation table: create one for development
+    #[command(subcommand)]
+    Dynamodb(DynamodbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum DynamodbCommand {
+    /// Create the revocation table (on-demand, partition key `pk`) and enable TTL on
+    /// `until`; region, credentials and endpoint from the standard AWS variables
+    CreateTable {
+        /// Table name
+        #[arg(long, value_name = "NAME", env = "TOLLGATE_DYNAMODB_TABLE")]
+        table: String,
+    },
 }
 
 /// The algorithms tollgate signs and verifies.
@@ -381,6 +396,7 @@ struct VerifyArgs {
     prefix: String,
 }
 
+/// Where revocations are: Redis (`--redis`) or a DynamoDB table (`--dynamodb-table`).
 #[derive(Debug, Args)]
 struct RedisArgs {
     /// Redis URL, e.g. redis://127.0.0.1:6379/ (prefer TOLLGATE_REDIS_URL: it may hold a password)
@@ -388,9 +404,14 @@ struct RedisArgs {
         long,
         value_name = "URL",
         env = "TOLLGATE_REDIS_URL",
-        hide_env_values = true
+        hide_env_values = true,
+        required_unless_present = "dynamodb_table"
     )]
-    redis: String,
+    redis: Option<String>,
+    /// DynamoDB table instead of Redis (region, credentials and endpoint from the standard
+    /// AWS variables)
+    #[arg(long, value_name = "NAME", env = "TOLLGATE_DYNAMODB_TABLE")]
+    dynamodb_table: Option<String>,
     /// Key prefix of the revocation store, as the services configure it
     #[arg(long, default_value = tollgate_redis::DEFAULT_KEY_PREFIX)]
     prefix: String,
@@ -504,6 +525,14 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify(args),
         Command::Revoke(args) => revoke(args),
         Command::Revocations(args) => revocations(args),
+        Command::Dynamodb(DynamodbCommand::CreateTable { table }) => runtime()
+            .and_then(|runtime| runtime.block_on(dynamodb::create_table(&table)))
+            .map(|lines| {
+                for line in lines {
+                    say!("{line}");
+                }
+                0
+            }),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -931,8 +960,48 @@ fn redis_url_warning(url: &str) {
     }
 }
 
+/// The store `args` name, Redis or DynamoDB (not both).
+enum Backend {
+    Redis(tollgate_redis::RedisStore),
+    DynamoDb(tollgate_dynamodb::DynamoDbStore),
+}
+
+impl Backend {
+    fn connect(args: &RedisArgs, runtime: &tokio::runtime::Runtime) -> Result<Self, CliError> {
+        match (&args.redis, &args.dynamodb_table) {
+            (Some(_), Some(_)) => Err(CliError::usage(
+                "both a Redis URL (--redis, TOLLGATE_REDIS_URL) and a DynamoDB table \
+                 (--dynamodb-table, TOLLGATE_DYNAMODB_TABLE) are given: revocations are kept \
+                 in one store, choose one",
+            )),
+            (Some(url), None) => {
+                redis_url_warning(url);
+                Ok(Self::Redis(
+                    runtime.block_on(redis::connect(url, &args.prefix))?,
+                ))
+            }
+            (None, Some(table)) => Ok(Self::DynamoDb(runtime.block_on(dynamodb::connect(table)))),
+            (None, None) => Err(CliError::usage("pass --redis or --dynamodb-table")),
+        }
+    }
+
+    fn store(&self) -> &dyn tollgate::RevocationStore {
+        match self {
+            Self::Redis(store) => store,
+            Self::DynamoDb(store) => store,
+        }
+    }
+
+    /// "this Redis", "this DynamoDB table": who refuses a revoked token.
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Redis(_) => "this Redis",
+            Self::DynamoDb(_) => "this DynamoDB table",
+        }
+    }
+}
+
 fn revoke(args: RevokeArgs) -> Result<u8, CliError> {
-    redis_url_warning(&args.redis.redis);
     let issuer = args.iss.clone().unwrap_or_default();
     if args.iss.is_none() {
         warn("no --iss given: this applies only to tokens without an `iss` claim");
@@ -940,7 +1009,8 @@ fn revoke(args: RevokeArgs) -> Result<u8, CliError> {
     let now = time::now();
     let leeway = args.leeway.as_secs();
     let runtime = runtime()?;
-    let store = runtime.block_on(redis::connect(&args.redis.redis, &args.redis.prefix))?;
+    let backend = Backend::connect(&args.redis, &runtime)?;
+    let store = backend.store();
     let json_mode = JSON.load(Ordering::Relaxed);
     if let (Some(jti), Some(exp)) = (&args.jti, args.exp) {
         let until = exp.saturating_add(leeway);
@@ -966,9 +1036,10 @@ fn revoke(args: RevokeArgs) -> Result<u8, CliError> {
             print_json(&json!({"revoked": "token", "issuer": issuer, "jti": jti, "until": until}));
         } else {
             say!(
-                "revoked token {} ({}): refused by every service on this Redis; kept until {}, \
+                "revoked token {} ({}): refused by every service on {}; kept until {}, \
                  the token's exp plus {leeway} s leeway",
                 quote(jti),
+                backend.label(),
                 issuer_label(&issuer),
                 time::when(until, now)
             );
@@ -1012,19 +1083,28 @@ fn revoke(args: RevokeArgs) -> Result<u8, CliError> {
 }
 
 fn revocations(args: RevocationsArgs) -> Result<u8, CliError> {
-    let url = &args.redis.redis;
-    redis_url_warning(url);
     let issuer = args.iss.clone().unwrap_or_default();
     let runtime = runtime()?;
-    let store = runtime.block_on(redis::connect(url, &args.redis.prefix))?;
-    let mut keys = Vec::new();
-    if let Some(subject) = &args.sub {
-        keys.push(store.subject_key(&issuer, subject));
-    }
-    if let Some(jti) = &args.jti {
-        keys.push(store.token_key(&issuer, jti));
-    }
-    let mut found = runtime.block_on(redis::read(url, &keys))?.into_iter();
+    let found = match Backend::connect(&args.redis, &runtime)? {
+        Backend::Redis(store) => {
+            let mut keys = Vec::new();
+            if let Some(subject) = &args.sub {
+                keys.push(store.subject_key(&issuer, subject));
+            }
+            if let Some(jti) = &args.jti {
+                keys.push(store.token_key(&issuer, jti));
+            }
+            let url = args.redis.redis.as_deref().unwrap_or_default();
+            runtime.block_on(redis::read(url, &keys))?
+        }
+        Backend::DynamoDb(store) => runtime.block_on(dynamodb::read(
+            &store,
+            &issuer,
+            args.sub.as_deref(),
+            args.jti.as_deref(),
+        ))?,
+    };
+    let mut found = found.into_iter();
     let now = time::now();
     let mut out = Map::new();
     out.insert("issuer".into(), json!(issuer));
