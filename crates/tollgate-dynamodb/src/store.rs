@@ -4,7 +4,6 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::AsyncSleep as _;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, KeysAndAttributes,
@@ -338,7 +337,7 @@ impl DynamoDbStore {
                     "DynamoDB table {table:?} is not active after 60 s ({status:?})"
                 )));
             }
-            self.pause(Duration::from_millis(200)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
@@ -374,13 +373,6 @@ impl DynamoDbStore {
             format!("{what} (table {:?}): {detail}", self.settings.table),
             error,
         )
-    }
-
-    /// Sleeps with the client's async sleep (Tokio's).
-    async fn pause(&self, duration: Duration) {
-        if let Some(sleep) = self.client.config().sleep_impl() {
-            sleep.sleep(duration).await;
-        }
     }
 
     /// Sets `update` on the item under `key` if `condition` holds; a failed condition means
@@ -544,7 +536,7 @@ impl DynamoDbStore {
                     pending.len()
                 )));
             }
-            self.pause(UNPROCESSED_BACKOFF * 2u32.pow(retries)).await;
+            tokio::time::sleep(UNPROCESSED_BACKOFF * 2u32.pow(retries)).await;
             retries += 1;
         }
 
