@@ -123,10 +123,10 @@ enum Command {
     /// Check a token as a service would; say exactly why it is refused
     #[command(after_help = VERIFY_HELP)]
     Verify(VerifyArgs),
-    /// Revoke one token, or every token of a subject, in Redis
+    /// Revoke one token, or every token of a subject, in Redis or DynamoDB
     #[command(after_help = REVOKE_HELP)]
     Revoke(RevokeArgs),
-    /// Show what is revoked for a subject or a token in Redis
+    /// Show what is revoked for a subject or a token in Redis or DynamoDB
     #[command(after_help = REVOCATIONS_HELP)]
     Revocations(RevocationsArgs),
     /// The DynamoDB revocation table: create one for development
@@ -272,7 +272,10 @@ Revocations are namespaced by issuer: pass the tokens' --iss (or set TOLLGATE_IS
 Times (--exp, --before) are `now`, seconds since the epoch, 2025-01-31T12:00:00Z, or
 +15m / -1h from now.
 
-The Redis URL may hold a password: prefer TOLLGATE_REDIS_URL to --redis.
+The Redis URL may hold a password: prefer TOLLGATE_REDIS_URL to --redis. Revocations in
+DynamoDB instead: --dynamodb-table NAME (or TOLLGATE_DYNAMODB_TABLE), with the region,
+credentials and endpoint of the standard AWS variables; services see them within their
+cache's bound (1 s).
 
 Examples:
   export TOLLGATE_REDIS_URL=redis://127.0.0.1:6379/
@@ -285,7 +288,8 @@ are refused) and until when it is kept; for a token, whether it is revoked and u
 
 Examples:
   tollgate revocations --redis redis://127.0.0.1:6379/ --iss https://auth.example --sub alice
-  tollgate revocations --iss https://auth.example --jti 4Pq0c2Yx7T3v0aZ1 --json";
+  tollgate revocations --iss https://auth.example --jti 4Pq0c2Yx7T3v0aZ1 --json
+  tollgate revocations --dynamodb-table tollgate-revocations --iss https://auth.example --sub alice";
 
 #[derive(Debug, Args)]
 struct KeygenArgs {

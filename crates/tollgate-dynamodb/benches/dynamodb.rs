@@ -23,8 +23,8 @@ use tollgate_dynamodb::aws_sdk_dynamodb::types::AttributeValue;
 mod dynalite;
 
 fn token() -> TokenRef {
-    let key = SigningKey::hmac("k1", b"dynamodb-bench-hs256-secret-32b!", Algorithm::HS256)
-        .unwrap();
+    let key =
+        SigningKey::hmac("k1", b"dynamodb-bench-hs256-secret-32b!", Algorithm::HS256).unwrap();
     let signer = Signer::builder(key)
         .issuer("https://bench.example")
         .audience("bench")
@@ -107,9 +107,11 @@ fn dynamodb(c: &mut Criterion) {
             )
             .region(tollgate_dynamodb::aws_config::Region::new("us-east-1"))
             .endpoint_url(&endpoint)
-            .credentials_provider(tollgate_dynamodb::aws_sdk_dynamodb::config::Credentials::new(
-                "AKID", "secret", None, None, "bench",
-            ))
+            .credentials_provider(
+                tollgate_dynamodb::aws_sdk_dynamodb::config::Credentials::new(
+                    "AKID", "secret", None, None, "bench",
+                ),
+            )
             .load()
             .await;
             let client = tollgate_dynamodb::aws_sdk_dynamodb::Client::new(&config);

@@ -7,7 +7,7 @@
 //! default): a revocation made on one instance is refused everywhere within that bound,
 //! and each instance reads the table at most once per token per bound.
 //!
-//! [`CachingStoreBuilder::active_ttl`]: tollgate::CachingStoreBuilder::active_ttl
+//! [`CachingStoreBuilder::active_ttl`]: tollgate::revocation::CachingStoreBuilder::active_ttl
 //!
 //! # Example
 //! ```no_run

@@ -193,7 +193,8 @@ impl DynamoDbStoreBuilder {
     }
 }
 
-/// A revocation as stored, read by [`DynamoDbStore::read`].
+/// A revocation as stored, read by [`DynamoDbStore::read_token`] or
+/// [`DynamoDbStore::read_subject`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StoredRevocation {

@@ -268,6 +268,15 @@ async fn expired_items_are_ignored_and_never_resurrected() {
     assert_eq!(stored.until, token.until);
 }
 
+/// Which item of a token a malformed one stands for.
+#[derive(Debug, Clone, Copy)]
+enum Item {
+    Token,
+    Subject,
+}
+
+type Attributes = Vec<(&'static str, AttributeValue)>;
+
 /// Items the store did not write (wrong types, missing attributes) are errors, never a
 /// guess and never a panic; the layer then fails closed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -276,47 +285,47 @@ async fn malformed_items_are_store_errors() {
     let store = fresh_store(&server.endpoint(), "malformed").await;
     let tokens = Tokens::new();
     let later = now_secs() + 600;
-    let cases: Vec<(&str, Vec<(&str, AttributeValue)>, bool)> = vec![
+    use Item::{Subject, Token};
+    let cases: [(&str, Item, Attributes); 8] = [
         (
             "until as a string",
+            Token,
             vec![(UNTIL, AttributeValue::S(later.to_string()))],
-            false,
         ),
-        ("until missing", vec![("other", n(1))], false),
+        ("until missing", Token, vec![("other", n(1))]),
         (
             "until not an integer",
+            Token,
             vec![(UNTIL, AttributeValue::N("1.5".into()))],
-            false,
         ),
         (
             "until negative",
+            Token,
             vec![(UNTIL, AttributeValue::N("-5".into()))],
-            false,
         ),
         (
             "until a boolean",
+            Token,
             vec![(UNTIL, AttributeValue::Bool(true))],
-            false,
         ),
         (
             "cutoff as a string",
+            Subject,
             vec![(UNTIL, n(later)), (CUTOFF, AttributeValue::S("x".into()))],
-            true,
         ),
-        ("cutoff missing", vec![(UNTIL, n(later))], true),
+        ("cutoff missing", Subject, vec![(UNTIL, n(later))]),
         (
             "cutoff a list",
+            Subject,
             vec![(UNTIL, n(later)), (CUTOFF, AttributeValue::L(vec![n(1)]))],
-            true,
         ),
     ];
-    for (i, (case, attributes, on_subject)) in cases.into_iter().enumerate() {
+    for (i, (case, item, attributes)) in cases.into_iter().enumerate() {
         let subject = format!("heidi-{i}");
         let token = tokens.token(&subject);
-        let key = if on_subject {
-            store.subject_key(ISSUER, &subject)
-        } else {
-            store.token_key(&token.issuer, &token.id)
+        let key = match item {
+            Subject => store.subject_key(ISSUER, &subject),
+            Token => store.token_key(&token.issuer, &token.id),
         };
         put_raw(&store, key, &attributes).await;
         let error = store.check(&token).await.expect_err(case);
