@@ -127,7 +127,7 @@ async fn main() -> Result<(), BoxError> {
             ))
         }
         None => match &settings.dynamodb_table {
-            Some(table) => Some(dynamodb_store(table).await),
+            Some(table) => Some(dynamodb_store(table).await?),
             None => None,
         },
     };
@@ -177,19 +177,15 @@ async fn main() -> Result<(), BoxError> {
 
 /// The DynamoDB store behind a cache. DynamoDB cannot push, so a cached "not revoked" is
 /// trusted for 1 s: a revocation reaches this instance within 1 s, and it reads the table
-/// at most once per token per second. An unreachable table does not stop the start: the
-/// requests that need it are refused (or let through with `TOLLGATE_FAIL_OPEN=1`).
-async fn dynamodb_store(table: &str) -> Arc<dyn RevocationStore> {
+/// at most once per token per second. A table that cannot be read stops the start, as a
+/// Redis out of reach does.
+async fn dynamodb_store(table: &str) -> Result<Arc<dyn RevocationStore>, BoxError> {
     let dynamodb = DynamoDbStore::from_env(table).await;
-    match dynamodb.ping().await {
-        Ok(()) => tracing::info!(?dynamodb, "revocations in DynamoDB"),
-        Err(error) => {
-            tracing::warn!(?dynamodb, %error, "revocations in DynamoDB, which does not answer yet")
-        }
-    }
-    Arc::new(
+    dynamodb.ping().await?;
+    tracing::info!(?dynamodb, "revocations in DynamoDB");
+    Ok(Arc::new(
         CachingStore::builder(dynamodb)
             .active_ttl(Duration::from_secs(1))
             .build(),
-    )
+    ))
 }
