@@ -2,6 +2,10 @@
 //! Redis: expiry, propagation between two instances, an outage and its recovery (case 40
 //! of `SECURITY-CASES.md` through the layer), and concurrent misses sharing one lookup.
 //!
+//! DynamoDB: each test starts its own dynalite (`tests/dynamodb/`, installed with `npm ci
+//! --prefix tests/dynamodb`) on a free loopback port, with a fresh table; the DynamoDB
+//! specifics are tested in `crates/tollgate-dynamodb/tests/`.
+//!
 //! Redis: `REDIS_URL` if set, else each test starts its own `redis-server` (from `PATH`) on
 //! a free loopback port and kills it when done. The outage tests always start their own,
 //! since they kill it. Every test uses its own key prefix and never flushes anything.
@@ -26,6 +30,10 @@ use tower::ServiceExt as _;
 
 mod redis_harness;
 use redis_harness::*;
+
+// The DynamoDB store's own harness (dynalite on loopback), shared with its crate's tests.
+#[path = "../../crates/tollgate-dynamodb/tests/dynalite/mod.rs"]
+mod dynalite;
 
 const ISSUER: &str = "https://issuer.revocation.test";
 const OTHER_ISSUER: &str = "https://other-issuer.revocation.test";
@@ -279,6 +287,19 @@ async fn conformance_caching_redis() {
     let redis = redis();
     let store = CachingStore::new(redis_store(&redis.url, "conformance_caching_redis").await);
     conformance(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_dynamodb() {
+    let server = dynalite::Dynalite::start();
+    conformance(dynalite::fresh_store(&server.endpoint(), "conformance").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_caching_dynamodb() {
+    let server = dynalite::Dynalite::start();
+    let store = dynalite::fresh_store(&server.endpoint(), "conformance-caching").await;
+    conformance(CachingStore::new(store)).await;
 }
 
 // ---------------------------------------------------------------------------------------

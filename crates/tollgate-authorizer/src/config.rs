@@ -22,6 +22,8 @@ pub(crate) struct Settings {
     pub(crate) remote: Option<Remote>,
     pub(crate) jwks_wait: Duration,
     pub(crate) redis_url: Option<String>,
+    /// `TOLLGATE_DYNAMODB_TABLE`: revocations in DynamoDB instead (not with `REDIS_URL`).
+    pub(crate) dynamodb_table: Option<String>,
     pub(crate) on_store_error: StoreFailure,
     pub(crate) routes: Routes,
     pub(crate) response_mode: ResponseMode,
@@ -124,6 +126,14 @@ impl Settings {
         } else {
             StoreFailure::FailClosed
         };
+        let dynamodb_table = var("TOLLGATE_DYNAMODB_TABLE");
+        if dynamodb_table.is_some() && var("REDIS_URL").is_some() {
+            return Err(
+                "TOLLGATE_DYNAMODB_TABLE and REDIS_URL are both set: revocations are \
+                 kept in one store, choose one"
+                    .into(),
+            );
+        }
         Ok(Self {
             issuer,
             audience: var("TOLLGATE_AUDIENCE"),
@@ -133,6 +143,7 @@ impl Settings {
             remote,
             jwks_wait,
             redis_url: var("REDIS_URL"),
+            dynamodb_table,
             on_store_error,
             routes,
             response_mode,
@@ -249,5 +260,19 @@ mod tests {
                 .unwrap_err()
                 .contains("no keys")
         );
+    }
+
+    #[test]
+    fn one_revocation_store_at_most() {
+        let base = [("TOLLGATE_ISSUER", "i"), ("TOLLGATE_JWKS", JWKS)];
+        let mut env = base.to_vec();
+        env.push(("TOLLGATE_DYNAMODB_TABLE", "revocations"));
+        assert_eq!(
+            settings(&env).unwrap().dynamodb_table.as_deref(),
+            Some("revocations")
+        );
+        env.push(("REDIS_URL", "redis://127.0.0.1:6379/"));
+        let error = settings(&env).unwrap_err();
+        assert!(error.contains("both set"), "{error}");
     }
 }

@@ -23,6 +23,10 @@
 //! - `REDIS_URL`: revocations shared with every service and the `tollgate revoke` CLI (a
 //!   cached "not revoked" is trusted for at most 5 s); `TOLLGATE_FAIL_OPEN=1` to let
 //!   requests through while it is unreachable (default: refused);
+//! - `TOLLGATE_DYNAMODB_TABLE`: revocations in that DynamoDB table instead (not with
+//!   `REDIS_URL`; region, credentials and `AWS_ENDPOINT_URL_DYNAMODB` from the standard AWS
+//!   variables, the function's role in Lambda): no push, so a cached "not revoked" is
+//!   trusted for at most 1 s, and `TOLLGATE_FAIL_OPEN` applies alike;
 //! - `TOLLGATE_ROUTES`: route requirements, e.g.
 //!   `GET /admin=role:admin; POST /admin/*=role:admin; ANY /orders/*=scope:orders.read`
 //!   (grammar: `tollgate_lambda::routes`);
@@ -49,6 +53,7 @@ use std::time::{Duration, Instant};
 use tollgate::remote::RemoteKeys;
 use tollgate::revocation::RevocationStore;
 use tollgate::{CachingStore, Verifier};
+use tollgate_dynamodb::DynamoDbStore;
 use tollgate_lambda::{Authorizer, BuildError};
 use tollgate_redis::RedisStore;
 use tracing_subscriber::EnvFilter;
@@ -124,7 +129,10 @@ async fn main() -> Result<(), BoxError> {
                     .build(),
             ))
         }
-        None => None,
+        None => match &settings.dynamodb_table {
+            Some(table) => Some(dynamodb_store(table).await?),
+            None => None,
+        },
     };
     let network = network_started.elapsed();
 
@@ -168,4 +176,19 @@ async fn main() -> Result<(), BoxError> {
         },
     ))
     .await
+}
+
+/// The DynamoDB store behind a cache. DynamoDB cannot push, so a cached "not revoked" is
+/// trusted for 1 s: a revocation reaches this instance within 1 s, and it reads the table
+/// at most once per token per second. A table that cannot be read stops the start, as a
+/// Redis out of reach does.
+async fn dynamodb_store(table: &str) -> Result<Arc<dyn RevocationStore>, BoxError> {
+    let dynamodb = DynamoDbStore::from_env(table).await;
+    dynamodb.ping().await?;
+    tracing::info!(?dynamodb, "revocations in DynamoDB");
+    Ok(Arc::new(
+        CachingStore::builder(dynamodb)
+            .active_ttl(Duration::from_secs(1))
+            .build(),
+    ))
 }

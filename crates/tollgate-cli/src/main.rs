@@ -34,6 +34,7 @@
 //! - dev: `tempfile` (a directory per test for generated keys).
 
 mod capture;
+mod dynamodb;
 mod error;
 mod explain;
 mod keys;
@@ -122,12 +123,26 @@ enum Command {
     /// Check a token as a service would; say exactly why it is refused
     #[command(after_help = VERIFY_HELP)]
     Verify(VerifyArgs),
-    /// Revoke one token, or every token of a subject, in Redis
+    /// Revoke one token, or every token of a subject, in Redis or DynamoDB
     #[command(after_help = REVOKE_HELP)]
     Revoke(RevokeArgs),
-    /// Show what is revoked for a subject or a token in Redis
+    /// Show what is revoked for a subject or a token in Redis or DynamoDB
     #[command(after_help = REVOCATIONS_HELP)]
     Revocations(RevocationsArgs),
+    /// The DynamoDB revocation table: create one for development
+    #[command(subcommand)]
+    Dynamodb(DynamodbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum DynamodbCommand {
+    /// Create the revocation table (on-demand, partition key `pk`) and enable TTL on
+    /// `until`; region, credentials and endpoint from the standard AWS variables
+    CreateTable {
+        /// Table name
+        #[arg(long, value_name = "NAME", env = "TOLLGATE_DYNAMODB_TABLE")]
+        table: String,
+    },
 }
 
 /// The algorithms tollgate signs and verifies.
@@ -257,7 +272,10 @@ Revocations are namespaced by issuer: pass the tokens' --iss (or set TOLLGATE_IS
 Times (--exp, --before) are `now`, seconds since the epoch, 2025-01-31T12:00:00Z, or
 +15m / -1h from now.
 
-The Redis URL may hold a password: prefer TOLLGATE_REDIS_URL to --redis.
+The Redis URL may hold a password: prefer TOLLGATE_REDIS_URL to --redis. Revocations in
+DynamoDB instead: --dynamodb-table NAME (or TOLLGATE_DYNAMODB_TABLE), with the region,
+credentials and endpoint of the standard AWS variables; services see them within their
+cache's bound (1 s).
 
 Examples:
   export TOLLGATE_REDIS_URL=redis://127.0.0.1:6379/
@@ -270,7 +288,8 @@ are refused) and until when it is kept; for a token, whether it is revoked and u
 
 Examples:
   tollgate revocations --redis redis://127.0.0.1:6379/ --iss https://auth.example --sub alice
-  tollgate revocations --iss https://auth.example --jti 4Pq0c2Yx7T3v0aZ1 --json";
+  tollgate revocations --iss https://auth.example --jti 4Pq0c2Yx7T3v0aZ1 --json
+  tollgate revocations --dynamodb-table tollgate-revocations --iss https://auth.example --sub alice";
 
 #[derive(Debug, Args)]
 struct KeygenArgs {
@@ -381,6 +400,7 @@ struct VerifyArgs {
     prefix: String,
 }
 
+/// Where revocations are: Redis (`--redis`) or a DynamoDB table (`--dynamodb-table`).
 #[derive(Debug, Args)]
 struct RedisArgs {
     /// Redis URL, e.g. redis://127.0.0.1:6379/ (prefer TOLLGATE_REDIS_URL: it may hold a password)
@@ -388,9 +408,14 @@ struct RedisArgs {
         long,
         value_name = "URL",
         env = "TOLLGATE_REDIS_URL",
-        hide_env_values = true
+        hide_env_values = true,
+        required_unless_present = "dynamodb_table"
     )]
-    redis: String,
+    redis: Option<String>,
+    /// DynamoDB table instead of Redis (region, credentials and endpoint from the standard
+    /// AWS variables)
+    #[arg(long, value_name = "NAME", env = "TOLLGATE_DYNAMODB_TABLE")]
+    dynamodb_table: Option<String>,
     /// Key prefix of the revocation store, as the services configure it
     #[arg(long, default_value = tollgate_redis::DEFAULT_KEY_PREFIX)]
     prefix: String,
@@ -504,6 +529,14 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify(args),
         Command::Revoke(args) => revoke(args),
         Command::Revocations(args) => revocations(args),
+        Command::Dynamodb(DynamodbCommand::CreateTable { table }) => runtime()
+            .and_then(|runtime| runtime.block_on(dynamodb::create_table(&table)))
+            .map(|lines| {
+                for line in lines {
+                    say!("{line}");
+                }
+                0
+            }),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -931,8 +964,48 @@ fn redis_url_warning(url: &str) {
     }
 }
 
+/// The store `args` name, Redis or DynamoDB (not both).
+enum Backend {
+    Redis(tollgate_redis::RedisStore),
+    DynamoDb(tollgate_dynamodb::DynamoDbStore),
+}
+
+impl Backend {
+    fn connect(args: &RedisArgs, runtime: &tokio::runtime::Runtime) -> Result<Self, CliError> {
+        match (&args.redis, &args.dynamodb_table) {
+            (Some(_), Some(_)) => Err(CliError::usage(
+                "both a Redis URL (--redis, TOLLGATE_REDIS_URL) and a DynamoDB table \
+                 (--dynamodb-table, TOLLGATE_DYNAMODB_TABLE) are given: revocations are kept \
+                 in one store, choose one",
+            )),
+            (Some(url), None) => {
+                redis_url_warning(url);
+                Ok(Self::Redis(
+                    runtime.block_on(redis::connect(url, &args.prefix))?,
+                ))
+            }
+            (None, Some(table)) => Ok(Self::DynamoDb(runtime.block_on(dynamodb::connect(table)))),
+            (None, None) => Err(CliError::usage("pass --redis or --dynamodb-table")),
+        }
+    }
+
+    fn store(&self) -> &dyn tollgate::RevocationStore {
+        match self {
+            Self::Redis(store) => store,
+            Self::DynamoDb(store) => store,
+        }
+    }
+
+    /// "this Redis", "this DynamoDB table": who refuses a revoked token.
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Redis(_) => "this Redis",
+            Self::DynamoDb(_) => "this DynamoDB table",
+        }
+    }
+}
+
 fn revoke(args: RevokeArgs) -> Result<u8, CliError> {
-    redis_url_warning(&args.redis.redis);
     let issuer = args.iss.clone().unwrap_or_default();
     if args.iss.is_none() {
         warn("no --iss given: this applies only to tokens without an `iss` claim");
@@ -940,7 +1013,8 @@ fn revoke(args: RevokeArgs) -> Result<u8, CliError> {
     let now = time::now();
     let leeway = args.leeway.as_secs();
     let runtime = runtime()?;
-    let store = runtime.block_on(redis::connect(&args.redis.redis, &args.redis.prefix))?;
+    let backend = Backend::connect(&args.redis, &runtime)?;
+    let store = backend.store();
     let json_mode = JSON.load(Ordering::Relaxed);
     if let (Some(jti), Some(exp)) = (&args.jti, args.exp) {
         let until = exp.saturating_add(leeway);
@@ -966,9 +1040,10 @@ fn revoke(args: RevokeArgs) -> Result<u8, CliError> {
             print_json(&json!({"revoked": "token", "issuer": issuer, "jti": jti, "until": until}));
         } else {
             say!(
-                "revoked token {} ({}): refused by every service on this Redis; kept until {}, \
+                "revoked token {} ({}): refused by every service on {}; kept until {}, \
                  the token's exp plus {leeway} s leeway",
                 quote(jti),
+                backend.label(),
                 issuer_label(&issuer),
                 time::when(until, now)
             );
@@ -1012,19 +1087,28 @@ fn revoke(args: RevokeArgs) -> Result<u8, CliError> {
 }
 
 fn revocations(args: RevocationsArgs) -> Result<u8, CliError> {
-    let url = &args.redis.redis;
-    redis_url_warning(url);
     let issuer = args.iss.clone().unwrap_or_default();
     let runtime = runtime()?;
-    let store = runtime.block_on(redis::connect(url, &args.redis.prefix))?;
-    let mut keys = Vec::new();
-    if let Some(subject) = &args.sub {
-        keys.push(store.subject_key(&issuer, subject));
-    }
-    if let Some(jti) = &args.jti {
-        keys.push(store.token_key(&issuer, jti));
-    }
-    let mut found = runtime.block_on(redis::read(url, &keys))?.into_iter();
+    let found = match Backend::connect(&args.redis, &runtime)? {
+        Backend::Redis(store) => {
+            let mut keys = Vec::new();
+            if let Some(subject) = &args.sub {
+                keys.push(store.subject_key(&issuer, subject));
+            }
+            if let Some(jti) = &args.jti {
+                keys.push(store.token_key(&issuer, jti));
+            }
+            let url = args.redis.redis.as_deref().unwrap_or_default();
+            runtime.block_on(redis::read(url, &keys))?
+        }
+        Backend::DynamoDb(store) => runtime.block_on(dynamodb::read(
+            &store,
+            &issuer,
+            args.sub.as_deref(),
+            args.jti.as_deref(),
+        ))?,
+    };
+    let mut found = found.into_iter();
     let now = time::now();
     let mut out = Map::new();
     out.insert("issuer".into(), json!(issuer));

@@ -8,6 +8,8 @@
 //! `TOLLGATE_ISSUER` (default `tollgate-demo`), `TOLLGATE_AUDIENCE` (default
 //! `tollgate-demo-api`), `REDIS_URL` (unset: revocations in memory; set, e.g.
 //! `redis://127.0.0.1:6379/`: revocations in Redis, shared by every demo process),
+//! `TOLLGATE_DYNAMODB_TABLE` (instead of `REDIS_URL`: revocations in that DynamoDB table,
+//! with the standard AWS variables; `tollgate dynamodb create-table` makes one),
 //! `TOLLGATE_SIGNING_KEY_FILE` (an Ed25519 private key in PKCS#8 PEM, e.g. from
 //! `openssl genpkey -algorithm ed25519`; unset: a key is generated at start),
 //! `TOLLGATE_JWKS_URL` or `TOLLGATE_OIDC_ISSUER` (set: tokens signed by that identity
@@ -32,6 +34,7 @@ use tollgate::remote::RemoteKeys;
 use tollgate::revocation::RevocationStore;
 use tollgate::{CachingStore, MemoryStore};
 use tollgate_demo::{DemoConfig, app_with_store};
+use tollgate_dynamodb::DynamoDbStore;
 use tollgate_redis::RedisStore;
 use tracing_subscriber::EnvFilter;
 
@@ -119,6 +122,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         config.remote_keys = Some(keys);
     }
 
+    let dynamodb_table = env::var("TOLLGATE_DYNAMODB_TABLE").unwrap_or_default();
+    if !dynamodb_table.is_empty() && !env::var("REDIS_URL").unwrap_or_default().is_empty() {
+        return Err("TOLLGATE_DYNAMODB_TABLE and REDIS_URL are both set: revocations are kept in one store, choose one".into());
+    }
     let revocations: Arc<dyn RevocationStore> = match env::var("REDIS_URL") {
         Ok(url) if !url.is_empty() => {
             let store = RedisStore::connect(&url).await?;
@@ -126,6 +133,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ?store,
                 "revocations in Redis, shared with every demo process"
             );
+            Arc::new(CachingStore::new(store))
+        }
+        _ if !dynamodb_table.is_empty() => {
+            let store = DynamoDbStore::from_env(dynamodb_table).await;
+            store.ping().await?;
+            tracing::info!(
+                ?store,
+                "revocations in DynamoDB, shared with every demo process"
+            );
+            // No push: "not revoked" is trusted for 1 s (CachingStore's bound without push).
             Arc::new(CachingStore::new(store))
         }
         _ => Arc::new(MemoryStore::new()),

@@ -35,6 +35,9 @@
 //!   no key configured, such requests are refused);
 //! - `REDIS_URL` (e.g. `redis://my-cluster.cache.amazonaws.com:6379/`): revocations shared
 //!   by every instance; unset: in memory, per instance;
+//! - `TOLLGATE_DYNAMODB_TABLE`: revocations in that DynamoDB table instead (not with
+//!   `REDIS_URL`; region and credentials from the standard AWS variables, the function's
+//!   role in Lambda); a cached "not revoked" is trusted for at most 1 s;
 //! - `RUST_LOG` (default `info,tollgate_axum=debug`).
 
 use std::env;
@@ -42,6 +45,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tollgate::revocation::RevocationStore;
 use tollgate::{CachingStore, MemoryStore, Signer, SigningKey, TokenRequest};
+use tollgate_dynamodb::DynamoDbStore;
 use tollgate_lambda_router::{DEMO_KID, LambdaConfig, app, lambda_service};
 use tollgate_redis::RedisStore;
 use tracing_subscriber::EnvFilter;
@@ -85,6 +89,10 @@ async fn main() -> Result<(), BoxError> {
         }
         config.remote_keys = Some(keys);
     }
+    let dynamodb_table = env_set("TOLLGATE_DYNAMODB_TABLE");
+    if dynamodb_table.is_some() && env_set("REDIS_URL").is_some() {
+        return Err("TOLLGATE_DYNAMODB_TABLE and REDIS_URL are both set: revocations are kept in one store, choose one".into());
+    }
     let revocations: Arc<dyn RevocationStore> = match env_set("REDIS_URL") {
         Some(url) => {
             let store = RedisStore::connect(&url).await?;
@@ -98,7 +106,21 @@ async fn main() -> Result<(), BoxError> {
                     .build(),
             )
         }
-        None => Arc::new(MemoryStore::new()),
+        None => match dynamodb_table {
+            Some(table) => {
+                let store = DynamoDbStore::from_env(table).await;
+                store.ping().await?;
+                tracing::info!(?store, "revocations in DynamoDB, shared by every instance");
+                // DynamoDB cannot push: a revocation made elsewhere is seen here once the
+                // cached "not revoked" expires, 1 s at most.
+                Arc::new(
+                    CachingStore::builder(store)
+                        .active_ttl(Duration::from_secs(1))
+                        .build(),
+                )
+            }
+            None => Arc::new(MemoryStore::new()),
+        },
     };
     let network = network_started.elapsed();
 

@@ -45,6 +45,7 @@ pub(crate) fn tollgate_in(dir: &std::path::Path, args: &[&str], stdin: &str) -> 
         .args(args)
         .current_dir(dir)
         .env_remove("TOLLGATE_REDIS_URL")
+        .env_remove("TOLLGATE_DYNAMODB_TABLE")
         .env_remove("TOLLGATE_ISSUER")
         .env_remove("TOLLGATE_SIGNING_KEY_FILE")
         .env("NO_COLOR", "1")
