@@ -532,3 +532,48 @@ async fn from_env_child() {
     token.id = std::env::var("TOLLGATE_TEST_TOKEN_ID").unwrap();
     assert_eq!(store.check(&token).await.unwrap(), Status::TokenRevoked);
 }
+
+/// Two instances, each with the `CachingStore` the services put in front (a "not revoked"
+/// trusted for 1 s, no push): a logout through A is refused by B within that bound. The
+/// measured delay is printed (`--nocapture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_on_one_instance_is_refused_by_another_within_the_cache_bound() {
+    const BOUND: Duration = Duration::from_secs(1);
+    let server = Dynalite::start();
+    let a_table = fresh_store(&server.endpoint(), "staleness").await;
+    let b_table = second_store(&server.endpoint(), &a_table).await;
+    let a = CachingStore::builder(a_table).active_ttl(BOUND).build();
+    let b = CachingStore::builder(b_table).active_ttl(BOUND).build();
+    let tokens = Tokens::new();
+    let (token, view) = tokens.issue("alice");
+    let (app_a, app_b) = (app(&a, &tokens.verifier), app(&b, &tokens.verifier));
+    assert_eq!(
+        send(&app_b, &token).await,
+        StatusCode::OK,
+        "B caches: not revoked"
+    );
+    assert_eq!(send(&app_a, &token).await, StatusCode::OK);
+
+    a.revoke_token(&view.issuer, &view.id, view.until)
+        .await
+        .unwrap();
+    let revoked = Instant::now();
+    assert_eq!(
+        send(&app_a, &token).await,
+        StatusCode::UNAUTHORIZED,
+        "A at once"
+    );
+    // B may answer from its cache until the bound has passed; then it must ask the table.
+    let deadline = revoked + BOUND + Duration::from_millis(500);
+    let refused_after = loop {
+        if send(&app_b, &token).await == StatusCode::UNAUTHORIZED {
+            break revoked.elapsed();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "B still accepts the token after {BOUND:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    println!("B refused the revoked token {refused_after:?} after the logout on A");
+}
