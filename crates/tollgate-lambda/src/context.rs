@@ -45,14 +45,23 @@ pub(crate) fn of(token: &VerifiedToken<()>, roles_claim: &str, extra: &[String])
     if !scopes.is_empty() {
         context.insert("scope".into(), Value::String(scopes.join(" ")));
     }
-    if let Ok(Value::Object(claims)) = serde_json::from_str::<Value>(token.claims_json()) {
-        // What a backend applying Amazon Cognito's rules (`ApiGatewayTrust::cognito`)
-        // checks: the token's use and app client, as strings.
-        for name in FORWARDED {
-            if let Some(Value::String(value)) = claims.get(name) {
-                context.insert(name.to_owned(), Value::String(value.clone()));
+    // What a backend applying Amazon Cognito's rules (`ApiGatewayTrust::cognito`) checks:
+    // the token's use and app client, as strings. Read on every Allow, so only these three
+    // members are built, not the whole claim set.
+    if let Ok(forwarded) = serde_json::from_str::<Forwarded>(token.claims_json()) {
+        for (name, value) in [
+            ("aud", forwarded.aud),
+            ("token_use", forwarded.token_use),
+            ("client_id", forwarded.client_id),
+        ] {
+            if let Some(Value::String(value)) = value {
+                context.insert(name.to_owned(), Value::String(value));
             }
         }
+    }
+    if !extra.is_empty()
+        && let Ok(Value::Object(claims)) = serde_json::from_str::<Value>(token.claims_json())
+    {
         for name in extra {
             if reserved(name, roles_claim) {
                 continue;
@@ -67,7 +76,12 @@ pub(crate) fn of(token: &VerifiedToken<()>, roles_claim: &str, extra: &[String])
 
 /// Claims copied into every context when the token has them as strings: a single `aud`,
 /// `token_use` and `client_id`, which a backend checks Cognito's rules with.
-const FORWARDED: [&str; 3] = ["aud", "token_use", "client_id"];
+#[derive(serde::Deserialize)]
+struct Forwarded {
+    aud: Option<Value>,
+    token_use: Option<Value>,
+    client_id: Option<Value>,
+}
 
 /// Context members a backend reads as the token's own claims, which an extra claim must
 /// not stand in for: the registered claims, the scopes, the roles, `principalId` and the
