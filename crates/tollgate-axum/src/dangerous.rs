@@ -195,7 +195,7 @@ impl ApiGatewayTrust {
     /// verdict (then the layer verifies the bearer token itself).
     pub(crate) fn token(&self, extensions: &Extensions) -> Option<Result<VerifiedToken, Error>> {
         let (claims, source) = forwarded_claims(extensions.get::<RequestContext>()?)?;
-        Some(self.read(claims, source, now_secs()))
+        Some(self.read(claims, source, tollgate::now_secs()))
     }
 
     fn read(
@@ -408,12 +408,6 @@ fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
     era.checked_mul(146_097)?
         .checked_add(doe)?
         .checked_sub(719_468)
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]

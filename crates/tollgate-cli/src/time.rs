@@ -3,17 +3,13 @@
 //! JWT dates are seconds since the Unix epoch (UTC). They are shown as RFC 3339 UTC
 //! timestamps next to a span relative to now ("in 4 min", "3 min ago").
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 /// The last second RFC 3339 can write (9999-12-31T23:59:59Z).
 const MAX_RFC3339: u64 = 253_402_300_799;
 
 /// Seconds since the Unix epoch, now.
-pub(crate) fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+pub(crate) use tollgate::now_secs as now;
 
 /// A duration: `90` (seconds), `60s`, `15m`, `1h30m`, `2d`.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {

@@ -11,7 +11,8 @@ use aws_sdk_dynamodb::types::{
 };
 use std::collections::HashMap;
 use std::fmt;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+use tollgate::now_secs;
 use tollgate::revocation::{BoxFuture, RevocationStore, Status, StoreError, TokenRef};
 
 /// The table's partition key (a string): which revocation an item is, see
@@ -691,12 +692,6 @@ impl RevocationStore for DynamoDbStore {
             Ok(())
         })
     }
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]

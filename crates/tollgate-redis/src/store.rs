@@ -12,8 +12,9 @@ use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::task::AbortHandle;
+use tollgate::now_secs;
 use tollgate::revocation::{
     BoxFuture, InvalidationListener, RevocationStore, Status, StoreError, TokenRef,
 };
@@ -730,12 +731,6 @@ impl RevocationStore for RedisStore {
 /// `host:port/db`, without the credentials.
 fn target(info: &ConnectionInfo) -> String {
     format!("{}/{}", info.addr(), info.redis_settings().db())
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]

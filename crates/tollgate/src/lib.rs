@@ -88,8 +88,9 @@ pub use revocation::{CachingStore, MemoryStore, RevocationStore};
 pub use signer::{IssueError, IssuedToken, Signer, SignerBuilder, SigningKey, TokenRequest};
 pub use verifier::{Verifier, VerifierBuilder};
 
-/// Seconds since the Unix epoch, as JWT dates count them (0 if the clock is before 1970).
-pub(crate) fn now_secs() -> u64 {
+/// Seconds since the Unix epoch, as JWT dates count them (0 if the clock is before 1970):
+/// the clock every rule and every store of tollgate reads.
+pub fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
