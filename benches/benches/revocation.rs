@@ -30,10 +30,11 @@ impl RevocationStore for RemoteLike {
     fn revoke_token<'a>(
         &'a self,
         issuer: &'a str,
+        subject: Option<&'a str>,
         id: &'a str,
         until: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.0.revoke_token(issuer, id, until)
+        self.0.revoke_token(issuer, subject, id, until)
     }
 
     fn revoke_subject<'a>(
@@ -49,9 +50,10 @@ impl RevocationStore for RemoteLike {
     fn remove_token<'a>(
         &'a self,
         issuer: &'a str,
+        subject: Option<&'a str>,
         id: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.0.remove_token(issuer, id)
+        self.0.remove_token(issuer, subject, id)
     }
 
     fn remove_subject<'a>(

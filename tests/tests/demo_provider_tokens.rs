@@ -41,10 +41,11 @@ impl RevocationStore for Recording {
     fn revoke_token<'a>(
         &'a self,
         issuer: &'a str,
+        subject: Option<&'a str>,
         id: &'a str,
         until: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.store.revoke_token(issuer, id, until)
+        self.store.revoke_token(issuer, subject, id, until)
     }
 
     fn revoke_subject<'a>(
@@ -64,9 +65,10 @@ impl RevocationStore for Recording {
     fn remove_token<'a>(
         &'a self,
         issuer: &'a str,
+        subject: Option<&'a str>,
         id: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.store.remove_token(issuer, id)
+        self.store.remove_token(issuer, subject, id)
     }
 
     fn remove_subject<'a>(

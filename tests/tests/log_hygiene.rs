@@ -359,6 +359,7 @@ impl RevocationStore for Down {
     fn revoke_token<'a>(
         &'a self,
         _: &'a str,
+        _: Option<&'a str>,
         _: &'a str,
         _: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
@@ -375,7 +376,12 @@ impl RevocationStore for Down {
         down()
     }
 
-    fn remove_token<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn remove_token<'a>(
+        &'a self,
+        _: &'a str,
+        _: Option<&'a str>,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         down()
     }
 

@@ -147,10 +147,11 @@ impl RevocationStore for Remote {
     fn revoke_token<'a>(
         &'a self,
         issuer: &'a str,
+        subject: Option<&'a str>,
         id: &'a str,
         until: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.0.revoke_token(issuer, id, until)
+        self.0.revoke_token(issuer, subject, id, until)
     }
     fn revoke_subject<'a>(
         &'a self,
@@ -164,9 +165,10 @@ impl RevocationStore for Remote {
     fn remove_token<'a>(
         &'a self,
         issuer: &'a str,
+        subject: Option<&'a str>,
         id: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.0.remove_token(issuer, id)
+        self.0.remove_token(issuer, subject, id)
     }
     fn remove_subject<'a>(
         &'a self,
@@ -188,6 +190,7 @@ impl RevocationStore for Down {
     fn revoke_token<'a>(
         &'a self,
         _: &'a str,
+        _: Option<&'a str>,
         _: &'a str,
         _: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
@@ -202,7 +205,12 @@ impl RevocationStore for Down {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async { Err(StoreError::msg("down")) })
     }
-    fn remove_token<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn remove_token<'a>(
+        &'a self,
+        _: &'a str,
+        _: Option<&'a str>,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async { Err(StoreError::msg("down")) })
     }
     fn remove_subject<'a>(

@@ -20,7 +20,12 @@ fn token_ref(token: &str) -> TokenRef {
 async fn revoke(store: &CountingStore, token: &str) {
     let token = token_ref(token);
     store
-        .revoke_token(&token.issuer, &token.id, token.until)
+        .revoke_token(
+            &token.issuer,
+            token.subject.as_deref(),
+            &token.id,
+            token.until,
+        )
         .await
         .unwrap();
 }
@@ -48,7 +53,7 @@ async fn case_37_revocations_are_namespaced_by_issuer() {
     let app = revoking_app(&store);
     let token = token_with_claims(TestKey::Es, json!({ "jti": "shared-id" }));
     store
-        .revoke_token("https://another.issuer", "shared-id", now() + 600)
+        .revoke_token("https://another.issuer", None, "shared-id", now() + 600)
         .await
         .unwrap();
     app.bearer(&token).await.assert_accepted();
@@ -225,6 +230,7 @@ impl RevocationStore for Hanging {
     fn revoke_token<'a>(
         &'a self,
         _: &'a str,
+        _: Option<&'a str>,
         _: &'a str,
         _: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
@@ -241,7 +247,12 @@ impl RevocationStore for Hanging {
         Box::pin(std::future::pending())
     }
 
-    fn remove_token<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn remove_token<'a>(
+        &'a self,
+        _: &'a str,
+        _: Option<&'a str>,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(std::future::pending())
     }
 
@@ -311,10 +322,11 @@ impl RevocationStore for Remote {
     fn revoke_token<'a>(
         &'a self,
         issuer: &'a str,
+        subject: Option<&'a str>,
         id: &'a str,
         until: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.0.revoke_token(issuer, id, until)
+        self.0.revoke_token(issuer, subject, id, until)
     }
 
     fn revoke_subject<'a>(
@@ -330,9 +342,10 @@ impl RevocationStore for Remote {
     fn remove_token<'a>(
         &'a self,
         issuer: &'a str,
+        subject: Option<&'a str>,
         id: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.0.remove_token(issuer, id)
+        self.0.remove_token(issuer, subject, id)
     }
 
     fn remove_subject<'a>(

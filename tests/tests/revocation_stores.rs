@@ -138,7 +138,12 @@ async fn conformance<S: RevocationStore>(store: S) {
     assert_eq!(status(&store, &revoked).await, Status::Active);
     assert_eq!(status(&store, &sibling).await, Status::Active);
     store
-        .revoke_token(&revoked.issuer, &revoked.id, revoked.until)
+        .revoke_token(
+            &revoked.issuer,
+            revoked.subject.as_deref(),
+            &revoked.id,
+            revoked.until,
+        )
         .await
         .unwrap();
     assert_eq!(status(&store, &revoked).await, Status::TokenRevoked);
@@ -152,7 +157,10 @@ async fn conformance<S: RevocationStore>(store: S) {
     let mut split = revoked.clone();
     split.issuer = "ab".into();
     split.id = "c".into();
-    store.revoke_token("ab", "c", split.until).await.unwrap();
+    store
+        .revoke_token("ab", split.subject.as_deref(), "c", split.until)
+        .await
+        .unwrap();
     let mut other_split = split.clone();
     other_split.issuer = "a".into();
     other_split.id = "bc".into();
@@ -172,7 +180,12 @@ async fn conformance<S: RevocationStore>(store: S) {
     bob_elsewhere.issuer = OTHER_ISSUER.into();
     let bob_revoked = tokens.token("bob");
     store
-        .revoke_token(&bob_revoked.issuer, &bob_revoked.id, bob_revoked.until)
+        .revoke_token(
+            &bob_revoked.issuer,
+            bob_revoked.subject.as_deref(),
+            &bob_revoked.id,
+            bob_revoked.until,
+        )
         .await
         .unwrap();
     for token in [&early, &at, &later, &no_iat, &carol, &bob_elsewhere] {
@@ -224,7 +237,7 @@ async fn conformance<S: RevocationStore>(store: S) {
 
     // Removals restore `Active`.
     store
-        .remove_token(&revoked.issuer, &revoked.id)
+        .remove_token(&revoked.issuer, revoked.subject.as_deref(), &revoked.id)
         .await
         .unwrap();
     assert_eq!(status(&store, &revoked).await, Status::Active);
@@ -236,7 +249,12 @@ async fn conformance<S: RevocationStore>(store: S) {
     // A revocation whose `until` has passed is not stored.
     let expired = tokens.token("dave");
     store
-        .revoke_token(&expired.issuer, &expired.id, now_secs() - 10)
+        .revoke_token(
+            &expired.issuer,
+            expired.subject.as_deref(),
+            &expired.id,
+            now_secs() - 10,
+        )
         .await
         .unwrap();
     assert_eq!(status(&store, &expired).await, Status::Active);
@@ -254,7 +272,12 @@ async fn conformance<S: RevocationStore>(store: S) {
     assert_ne!(hashed.id, other_hashed.id);
     assert_eq!(status(&store, &hashed).await, Status::Active);
     store
-        .revoke_token(&hashed.issuer, &hashed.id, hashed.until)
+        .revoke_token(
+            &hashed.issuer,
+            hashed.subject.as_deref(),
+            &hashed.id,
+            hashed.until,
+        )
         .await
         .unwrap();
     assert_eq!(status(&store, &hashed).await, Status::TokenRevoked);
@@ -318,7 +341,7 @@ async fn revocations_expire_from_redis_and_memory() {
     let until = now_secs() + 2;
     for store in [&redis_store as &dyn RevocationStore, &memory] {
         store
-            .revoke_token(&token.issuer, &token.id, until)
+            .revoke_token(&token.issuer, token.subject.as_deref(), &token.id, until)
             .await
             .unwrap();
         store
@@ -329,7 +352,7 @@ async fn revocations_expire_from_redis_and_memory() {
     }
 
     let keys = [
-        redis_store.token_key(&token.issuer, &token.id),
+        redis_store.token_key(&token.issuer, token.subject.as_deref(), &token.id),
         redis_store.subject_key(ISSUER, "grace"),
     ];
     for key in &keys {
@@ -450,10 +473,13 @@ async fn redis_keeps_the_later_cutoff_and_the_later_expiry() {
     assert_eq!(store.check(&token).await.unwrap(), Status::SubjectRevoked);
 
     // A token's revocation keeps its later expiry too.
-    let token_key = store.token_key(ISSUER, "sybil-jti");
-    store.revoke_token(ISSUER, "sybil-jti", far).await.unwrap();
+    let token_key = store.token_key(ISSUER, None, "sybil-jti");
     store
-        .revoke_token(ISSUER, "sybil-jti", now_secs() + 5)
+        .revoke_token(ISSUER, None, "sybil-jti", far)
+        .await
+        .unwrap();
+    store
+        .revoke_token(ISSUER, None, "sybil-jti", now_secs() + 5)
         .await
         .unwrap();
     let ttl = raw_ttl(&raw, &token_key).await;
@@ -533,12 +559,12 @@ async fn listeners_hear_every_change_including_their_own() {
     let sink = heard.clone();
     assert!(store.subscribe(Arc::new(move |event| sink.lock().unwrap().push(event))));
     let until = now_secs() + 60;
-    store.revoke_token(ISSUER, "j1", until).await.unwrap();
+    store.revoke_token(ISSUER, None, "j1", until).await.unwrap();
     store
         .revoke_subject(ISSUER, "rupert", now_secs(), until)
         .await
         .unwrap();
-    store.remove_token(ISSUER, "j1").await.unwrap();
+    store.remove_token(ISSUER, None, "j1").await.unwrap();
     store.remove_subject(ISSUER, "rupert").await.unwrap();
     let token = || Invalidation::Token {
         issuer: ISSUER.into(),
@@ -615,7 +641,7 @@ async fn listeners_go_away_with_their_store() {
 
     // The listener that is left still hears every change.
     store
-        .revoke_token(ISSUER, "j-lifetime", now_secs() + 60)
+        .revoke_token(ISSUER, None, "j-lifetime", now_secs() + 60)
         .await
         .unwrap();
     eventually(Duration::from_secs(2), "the change is heard", || {
@@ -654,9 +680,14 @@ async fn a_revocation_reaches_the_other_instance() {
         assert_eq!(a.check(&token).await.unwrap(), Status::Active);
         assert_eq!(a.check_now(&token), Some(Status::Active));
         let start = Instant::now();
-        b.revoke_token(&token.issuer, &token.id, token.until)
-            .await
-            .unwrap();
+        b.revoke_token(
+            &token.issuer,
+            token.subject.as_deref(),
+            &token.id,
+            token.until,
+        )
+        .await
+        .unwrap();
         loop {
             let status = match a.check_now(&token) {
                 Some(status) => status,
@@ -718,10 +749,11 @@ impl<S: RevocationStore> RevocationStore for CountingStore<S> {
     fn revoke_token<'a>(
         &'a self,
         issuer: &'a str,
+        subject: Option<&'a str>,
         id: &'a str,
         until: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.store.revoke_token(issuer, id, until)
+        self.store.revoke_token(issuer, subject, id, until)
     }
 
     fn revoke_subject<'a>(
@@ -737,9 +769,10 @@ impl<S: RevocationStore> RevocationStore for CountingStore<S> {
     fn remove_token<'a>(
         &'a self,
         issuer: &'a str,
+        subject: Option<&'a str>,
         id: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.store.remove_token(issuer, id)
+        self.store.remove_token(issuer, subject, id)
     }
 
     fn remove_subject<'a>(
@@ -842,7 +875,12 @@ async fn redis_outage_fails_closed_or_open_and_recovers_by_itself() {
     let (good, _) = tokens.issue("niaj");
     let (revoked, revoked_ref) = tokens.issue("niaj");
     store
-        .revoke_token(&revoked_ref.issuer, &revoked_ref.id, revoked_ref.until)
+        .revoke_token(
+            &revoked_ref.issuer,
+            revoked_ref.subject.as_deref(),
+            &revoked_ref.id,
+            revoked_ref.until,
+        )
         .await
         .unwrap();
     assert_eq!(send(&closed, &good).await, StatusCode::OK);
@@ -908,7 +946,12 @@ async fn redis_outage_fails_closed_or_open_and_recovers_by_itself() {
     let token = tokens.token("peggy");
     assert_eq!(store.check(&token).await.unwrap(), Status::Active);
     other
-        .revoke_token(&token.issuer, &token.id, token.until)
+        .revoke_token(
+            &token.issuer,
+            token.subject.as_deref(),
+            &token.id,
+            token.until,
+        )
         .await
         .unwrap();
     eventually(Duration::from_secs(2), "the push after recovery", || {
@@ -1169,7 +1212,12 @@ async fn a_silently_dead_connection_is_replaced() {
     assert_eq!(store.check(&token).await.unwrap(), Status::Active);
     assert_eq!(store.check_now(&token), Some(Status::Active));
     other
-        .revoke_token(&token.issuer, &token.id, token.until)
+        .revoke_token(
+            &token.issuer,
+            token.subject.as_deref(),
+            &token.id,
+            token.until,
+        )
         .await
         .unwrap();
     eventually(

@@ -55,7 +55,7 @@ use tollgate::revocation::RevocationStore;
 use tollgate::{CachingStore, Verifier};
 use tollgate_dynamodb::DynamoDbStore;
 use tollgate_lambda::{Authorizer, BuildError};
-use tollgate_redis::RedisStore;
+use tollgate_redis::RedisStoreBuilder;
 use tracing_subscriber::EnvFilter;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -119,7 +119,8 @@ async fn main() -> Result<(), BoxError> {
     }
     let store: Option<Arc<dyn RevocationStore>> = match &settings.redis_url {
         Some(url) => {
-            let redis = RedisStore::connect(url).await?;
+            // TLS, ACL user, cluster or Sentinel: the TOLLGATE_REDIS_* variables.
+            let redis = RedisStoreBuilder::from_env(url)?.connect().await?;
             tracing::info!(?redis, "revocations in Redis");
             // Lambda freezes the instance between invocations; pushed invalidations wait in
             // the socket until it thaws: trust a cached "not revoked" for at most 5 s.

@@ -263,7 +263,8 @@ Examples:
 const REVOKE_HELP: &str = "\
 Every service that checks revocations in the same Redis (same --prefix) refuses the
 token(s) from its next request on. Two kinds:
-  --jti J --exp T     one token, by its jti; kept until its exp plus the leeway
+  --jti J --exp T     one token, by its jti (and --sub S: its subject, if it has one);
+                      kept until its exp plus the leeway
   --sub S             every token of subject S issued before --before (default: up to
                       now, this second included),
                       e.g. \"log out everywhere\" or \"roles changed\"; kept until every
@@ -280,7 +281,13 @@ cache's bound (1 s).
 Examples:
   export TOLLGATE_REDIS_URL=redis://127.0.0.1:6379/
   tollgate revoke --iss https://auth.example --sub alice
-  tollgate revoke --iss https://auth.example --jti 4Pq0c2Yx7T3v0aZ1 --exp 1767225600";
+  tollgate revoke --iss https://auth.example --sub alice --jti 4Pq0c2Yx7T3v0aZ1 --exp 1767225600
+
+Redis as deployed: TLS with rediss:// URLs (TOLLGATE_REDIS_CA_FILE for a private CA,
+TOLLGATE_REDIS_CLIENT_CERT_FILE and TOLLGATE_REDIS_CLIENT_KEY_FILE for mutual TLS), an ACL
+user (TOLLGATE_REDIS_USERNAME, TOLLGATE_REDIS_PASSWORD), a cluster or Sentinel
+(TOLLGATE_REDIS_MODE=cluster|sentinel, TOLLGATE_REDIS_SENTINEL_MASTER; comma-separated
+URLs): the same variables the services read.";
 
 const REVOCATIONS_HELP: &str = "\
 Reads the store's keys directly: for a subject, the cut-off time (tokens issued before it
@@ -396,7 +403,7 @@ struct VerifyArgs {
     )]
     redis: Option<String>,
     /// Key prefix of the revocation store
-    #[arg(long, default_value = tollgate_redis::DEFAULT_KEY_PREFIX)]
+    #[arg(long, env = "TOLLGATE_REDIS_KEY_PREFIX", default_value = tollgate_redis::DEFAULT_KEY_PREFIX)]
     prefix: String,
 }
 
@@ -417,7 +424,7 @@ struct RedisArgs {
     #[arg(long, value_name = "NAME", env = "TOLLGATE_DYNAMODB_TABLE")]
     dynamodb_table: Option<String>,
     /// Key prefix of the revocation store, as the services configure it
-    #[arg(long, default_value = tollgate_redis::DEFAULT_KEY_PREFIX)]
+    #[arg(long, env = "TOLLGATE_REDIS_KEY_PREFIX", default_value = tollgate_redis::DEFAULT_KEY_PREFIX)]
     prefix: String,
 }
 
@@ -429,23 +436,19 @@ struct RevokeArgs {
     #[arg(long, value_name = "ISSUER", env = "TOLLGATE_ISSUER")]
     iss: Option<String>,
     /// Revoke the one token with this `jti` (for a token without one: the `revocation_id`
-    /// that `tollgate verify --json` shows)
-    #[arg(
-        long,
-        required_unless_present = "sub",
-        conflicts_with = "sub",
-        requires = "exp"
-    )]
+    /// that `tollgate verify --json` shows); pass its `sub` with --sub
+    #[arg(long, required_unless_present = "sub", requires = "exp")]
     jti: Option<String>,
     /// The token's `exp` (time), so the revocation lasts as long as the token
     #[arg(long, value_name = "TIME", requires = "jti", value_parser = time::parse_time)]
     exp: Option<u64>,
-    /// Revoke every token of this subject (`sub`) issued before --before
+    /// Revoke every token of this subject (`sub`) issued before --before; with --jti: the
+    /// subject of that one token (Redis files a token's revocation under its subject)
     #[arg(long, value_name = "SUBJECT")]
     sub: Option<String>,
     /// Cut-off time: tokens issued before it are refused [default: every token issued so
     /// far, this second included]
-    #[arg(long, value_name = "TIME", requires = "sub", value_parser = time::parse_time)]
+    #[arg(long, value_name = "TIME", requires = "sub", conflicts_with = "jti", value_parser = time::parse_time)]
     before: Option<u64>,
     /// Longest lifetime of the issuer's tokens: how long a subject's cut-off is kept
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = time::parse_duration)]
@@ -466,7 +469,7 @@ struct RevocationsArgs {
     /// Show the cut-off of this subject
     #[arg(long, value_name = "SUBJECT")]
     sub: Option<String>,
-    /// Show whether the token with this `jti` is revoked
+    /// Show whether the token with this `jti` (of subject --sub, if it has one) is revoked
     #[arg(long)]
     jti: Option<String>,
 }
@@ -884,10 +887,11 @@ async fn check_revoked(
         )),
         _ => {
             let subject = token.subject.as_deref().unwrap_or_default();
-            let cutoff = redis::read(url, &[store.subject_key(&token.issuer, subject)])
+            let cutoff = store
+                .read(&store.subject_key(&token.issuer, subject))
                 .await
                 .ok()
-                .and_then(|mut v| v.pop().flatten())
+                .flatten()
                 .and_then(|s| s.value.parse::<u64>().ok());
             let now = time::now();
             let issued = token.issued_at.map_or_else(
@@ -1033,8 +1037,15 @@ fn revoke(args: RevokeArgs) -> Result<u8, CliError> {
             }
             return Ok(0);
         }
+        let subject = args.sub.as_deref();
+        if subject.is_none() {
+            warn(
+                "no --sub given: this revokes the token only if it has no `sub` claim; for a \
+                 token with one, pass it (Redis files a token's revocation under its subject)",
+            );
+        }
         runtime
-            .block_on(store.revoke_token(&issuer, jti, until))
+            .block_on(store.revoke_token(&issuer, subject, jti, until))
             .map_err(|e| CliError::caused("revoking the token", &e))?;
         if json_mode {
             print_json(&json!({"revoked": "token", "issuer": issuer, "jti": jti, "until": until}));
@@ -1096,10 +1107,9 @@ fn revocations(args: RevocationsArgs) -> Result<u8, CliError> {
                 keys.push(store.subject_key(&issuer, subject));
             }
             if let Some(jti) = &args.jti {
-                keys.push(store.token_key(&issuer, jti));
+                keys.push(store.token_key(&issuer, args.sub.as_deref(), jti));
             }
-            let url = args.redis.redis.as_deref().unwrap_or_default();
-            runtime.block_on(redis::read(url, &keys))?
+            runtime.block_on(redis::read(&store, &keys))?
         }
         Backend::DynamoDb(store) => runtime.block_on(dynamodb::read(
             &store,

@@ -630,9 +630,12 @@ fn number(n: u64) -> AttributeValue {
 }
 
 impl RevocationStore for DynamoDbStore {
+    /// A token's item is named by issuer and id: `subject` is not needed (one lookup is one
+    /// `BatchGetItem` whatever the keys).
     fn revoke_token<'a>(
         &'a self,
         issuer: &'a str,
+        _subject: Option<&'a str>,
         id: &'a str,
         until: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
@@ -652,6 +655,7 @@ impl RevocationStore for DynamoDbStore {
     fn remove_token<'a>(
         &'a self,
         issuer: &'a str,
+        _subject: Option<&'a str>,
         id: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(self.delete(

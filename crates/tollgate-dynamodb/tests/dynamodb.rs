@@ -113,9 +113,14 @@ async fn two_instances_share_one_table() {
     let other = tokens.token("alice");
     assert_eq!(b.check(&token).await.unwrap(), Status::Active);
 
-    a.revoke_token(&token.issuer, &token.id, token.until)
-        .await
-        .unwrap();
+    a.revoke_token(
+        &token.issuer,
+        token.subject.as_deref(),
+        &token.id,
+        token.until,
+    )
+    .await
+    .unwrap();
     assert_eq!(b.check(&token).await.unwrap(), Status::TokenRevoked);
     assert_eq!(b.check(&other).await.unwrap(), Status::Active);
 
@@ -143,7 +148,7 @@ async fn kinds_issuers_and_ids_never_collide() {
         token
     };
     let until = now_secs() + 600;
-    store.revoke_token("a:1", "b", until).await.unwrap();
+    store.revoke_token("a:1", None, "b", until).await.unwrap();
     assert_eq!(
         store.check(&with("a:1", "b", None)).await.unwrap(),
         Status::TokenRevoked
@@ -158,7 +163,10 @@ async fn kinds_issuers_and_ids_never_collide() {
     );
 
     // A token whose id is a subject's name is not that subject's cut-off, nor the reverse.
-    store.revoke_token(ISSUER, "carol", until).await.unwrap();
+    store
+        .revoke_token(ISSUER, None, "carol", until)
+        .await
+        .unwrap();
     let carol = with(ISSUER, "another-id", Some("carol"));
     assert_eq!(store.check(&carol).await.unwrap(), Status::Active);
     store
@@ -256,7 +264,12 @@ async fn expired_items_are_ignored_and_never_resurrected() {
 
     // A token revoked again after its old item expired is revoked until the new `until`.
     store
-        .revoke_token(&token.issuer, &token.id, token.until)
+        .revoke_token(
+            &token.issuer,
+            token.subject.as_deref(),
+            &token.id,
+            token.until,
+        )
         .await
         .unwrap();
     assert_eq!(store.check(&token).await.unwrap(), Status::TokenRevoked);
@@ -361,7 +374,12 @@ async fn a_killed_server_fails_closed_and_recovers() {
     let app = app(&store, &tokens.verifier);
     let (revoked, revoked_ref) = tokens.issue("judy");
     store
-        .revoke_token(&revoked_ref.issuer, &revoked_ref.id, revoked_ref.until)
+        .revoke_token(
+            &revoked_ref.issuer,
+            revoked_ref.subject.as_deref(),
+            &revoked_ref.id,
+            revoked_ref.until,
+        )
         .await
         .unwrap();
     for _ in 0..10 {
@@ -480,7 +498,12 @@ async fn from_env_reads_the_standard_configuration() {
     let tokens = Tokens::new();
     let token = tokens.token("mike");
     store
-        .revoke_token(&token.issuer, &token.id, token.until)
+        .revoke_token(
+            &token.issuer,
+            token.subject.as_deref(),
+            &token.id,
+            token.until,
+        )
         .await
         .unwrap();
     for variable in ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"] {
@@ -554,7 +577,7 @@ async fn a_logout_on_one_instance_is_refused_by_another_within_the_cache_bound()
     );
     assert_eq!(send(&app_a, &token).await, StatusCode::OK);
 
-    a.revoke_token(&view.issuer, &view.id, view.until)
+    a.revoke_token(&view.issuer, view.subject.as_deref(), &view.id, view.until)
         .await
         .unwrap();
     let revoked = Instant::now();

@@ -517,10 +517,11 @@ impl RevocationStore for Flaky {
     fn revoke_token<'a>(
         &'a self,
         i: &'a str,
+        subject: Option<&'a str>,
         id: &'a str,
         u: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.store.revoke_token(i, id, u)
+        self.store.revoke_token(i, subject, id, u)
     }
     fn revoke_subject<'a>(
         &'a self,
@@ -534,9 +535,10 @@ impl RevocationStore for Flaky {
     fn remove_token<'a>(
         &'a self,
         i: &'a str,
+        subject: Option<&'a str>,
         id: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.store.remove_token(i, id)
+        self.store.remove_token(i, subject, id)
     }
     fn remove_subject<'a>(
         &'a self,

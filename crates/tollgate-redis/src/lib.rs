@@ -26,33 +26,80 @@
 //!     .route("/orders", get(|| async { "orders" }))
 //!     .layer(AuthLayer::new(verifier).revocation(store.clone()));
 //!
-//! // Elsewhere, e.g. in a logout handler: every instance refuses the token from now on.
-//! store.revoke_token("https://auth.example", "the token's jti", 1_900_000_000).await?;
+//! // Elsewhere, e.g. in a logout handler: every instance refuses the token from now on
+//! // (`tollgate::revocation::revoke` does this for a verified token).
+//! store
+//!     .revoke_token("https://auth.example", Some("alice"), "the token's jti", 1_900_000_000)
+//!     .await?;
 //! # Ok(()) }
 //! ```
 //!
-//! # Getting Redis
+//! # Redis as it is deployed
 //!
-//! Redis 6.2 or later (for RESP3 and `SET … EXAT`; writes run a Lua script with `EVAL`). On Debian or Ubuntu:
-//! `apt-get install redis-server`, then `redis-server --port 6379` (or use the system
-//! service); elsewhere `docker run -p 6379:6379 redis`.
+//! | where | how |
+//! |---|---|
+//! | one server | [`RedisStore::builder`]`("redis://host:6379/")` |
+//! | TLS (ElastiCache with in-transit encryption, Azure Cache, Upstash, Memorystore) | a `rediss://` URL; the system's roots, or [`ca_file`](RedisStoreBuilder::ca_file); mutual TLS with [`client_certificate_files`](RedisStoreBuilder::client_certificate_files) |
+//! | an ACL user | `rediss://user:password@host/`, or [`username`](RedisStoreBuilder::username) and [`password`](RedisStoreBuilder::password) |
+//! | Redis Cluster (ElastiCache cluster mode, ElastiCache Serverless, MemoryDB) | [`RedisStore::cluster`]`(["rediss://node:6379/"])` |
+//! | Sentinel | [`RedisStore::sentinel`]`(["redis://sentinel:26379/"], "mymaster")` |
+//!
+//! Services configured by the environment use [`RedisStoreBuilder::from_env`], which reads
+//! the same settings from `TOLLGATE_REDIS_*` variables. TLS uses rustls (no OpenSSL), with
+//! host name verification; a certificate that does not verify fails the connection with
+//! the reason, never a plain-text fallback, and a URL that would turn verification off
+//! (`#insecure`) is refused.
+//!
+//! The ACL user needs the commands and keys below (with the default prefix; `&` is the
+//! channel):
+//!
+//! ```text
+//! ACL SETUSER tollgate on >PASSWORD resetkeys ~tollgate:* resetchannels &tollgate:revocations
+//!     -@all +get +set +del +mget +pttl +eval +time +publish +spublish +subscribe +ssubscribe
+//!     +ping +wait +role +hello +auth +client|setinfo +command|info +cluster|slots +cluster|shards
+//! ```
+//!
+//! Redis 6.2 or later (for RESP3 and `SET … EXAT`), or Valkey. On Debian or Ubuntu:
+//! `apt-get install redis-server`; elsewhere `docker run -p 6379:6379 redis`.
 //!
 //! # How it works
 //!
-//! - **Keys**: a token's revocation is `{prefix}t:{len(issuer)}:{issuer}{id}`, a subject's
-//!   cut-off is `{prefix}s:{len(issuer)}:{issuer}{subject}` holding the cut-off time. The
-//!   issuer is length-prefixed, so no two (issuer, name) pairs share a key. Both expire
-//!   natively (`EXAT until`), so Redis forgets them when the token has expired; a
-//!   revocation whose `until` has passed is not stored at all.
+//! - **Keys**: a token's revocation is `{prefix}{{len(iss)}:{iss}{len(sub)}:{sub}}t:{id}`,
+//!   a subject's cut-off is `{prefix}{{len(iss)}:{iss}{len(sub)}:{sub}}s` holding the
+//!   cut-off time. The braces are a hash tag: both keys of a token sit in one Redis
+//!   Cluster slot, so a lookup is one `MGET` on one node. Every part is length-prefixed, so
+//!   no two (issuer, subject, id) triples share a key. Both expire natively (`EXAT
+//!   until`), so Redis forgets them when the token has expired; a revocation whose `until`
+//!   has passed is not stored at all. This is why
+//!   [`revoke_token`](tollgate::RevocationStore::revoke_token) takes the token's subject.
+//! - **Upgrading from tollgate-redis 0.1**, whose keys were `{prefix}t:…` and
+//!   `{prefix}s:…`: on one server and with Sentinel, lookups also read the old keys
+//!   ([`read_legacy_keys`](RedisStoreBuilder::read_legacy_keys), on by default there), and
+//!   removals delete both, so no revocation made before the upgrade is lost. New
+//!   revocations use the new keys only. Every old key expires with the token it revokes,
+//!   at the latest after the longest token lifetime plus the leeway: then turn
+//!   `read_legacy_keys` off (`TOLLGATE_REDIS_LEGACY_KEYS=false`) to save two keys per
+//!   lookup. `redis-cli --scan --pattern 'tollgate:[ts]:*'` lists the old keys left. 0.1
+//!   could not run on a cluster, so a cluster has no old keys to read.
 //! - **Writes never weaken a revocation**: a small Lua script (`EVAL`) compares with what
 //!   is stored and keeps the later cut-off and the later expiry, atomically, whatever the
 //!   order of the calls. Revoking a subject's tokens before T2 and then (late, or from
 //!   another instance) before T1 < T2 still refuses the tokens issued between T1 and T2.
 //! - **Lookups**: one `MGET` of both keys per [`check`](tollgate::RevocationStore::check),
-//!   one round trip.
+//!   one round trip, on a cluster too.
+//! - **Replicas**: with [`wait_for_replicas`](RedisStoreBuilder::wait_for_replicas) (1 by
+//!   default on a cluster and with Sentinel), each write is followed by `WAIT`, and one
+//!   that too few replicas acknowledged is an error: a failover that promotes a replica
+//!   does not lose a revocation reported as made.
 //! - **Push invalidation**: each change is written together with a `PUBLISH` on
 //!   `{prefix}revocations` (one pipelined round trip), carrying a small JSON message
-//!   naming the token or subject. Every store's listeners receive it — the store's own
+//!   naming the token or subject. On a cluster whose servers have sharded pub/sub (Redis 7,
+//!   Valkey) the channel is a sharded one (`SPUBLISH`, `SSUBSCRIBE`): a classic `PUBLISH`
+//!   is copied to every node of the cluster over its bus, a sharded one only to the
+//!   channel's shard, where every store subscribes; the crate follows the channel's slot
+//!   after a failover or a resharding. `SPUBLISH` then follows the write (the channel has
+//!   its own slot), a second round trip, for writes only. Older servers get classic
+//!   pub/sub. Every store's listeners receive it — the store's own
 //!   changes included — as an [`Invalidation`](tollgate::revocation::Invalidation). A
 //!   listener stays registered as long as the store value it was registered through (or a
 //!   clone made of that value since) is alive, so caches that come and go leave nothing
@@ -62,6 +109,12 @@
 //!   [`StoreError`](tollgate::revocation::StoreError) and the layer applies its
 //!   store-failure policy. The connection is re-established by itself; listeners get
 //!   `Disconnected` when the subscription drops and `Connected` when it is back.
+//! - **Failover**: on a cluster, the connection follows `MOVED` and `ASK` and the new
+//!   topology; with Sentinel, the store asks the Sentinels for the master at every
+//!   connection, and its heartbeat asks the server its `ROLE`: a master demoted under the
+//!   store counts as a lost connection, replaced by one to the new master. Meanwhile
+//!   operations fail (the layer's store-failure policy applies: 503 by default) and caches
+//!   stop trusting "not revoked".
 //! - **Silently dead connections**: a connection that stops answering without being
 //!   closed (a partition, a middlebox that dropped it, a frozen server) is caught by a
 //!   heartbeat `PING` every [`heartbeat_interval`](RedisStoreBuilder::heartbeat_interval)
@@ -76,7 +129,7 @@
 //!
 //! ## Why one RESP3 connection, not a dedicated pub/sub connection
 //!
-//! Each store holds a single [`redis::aio::ConnectionManager`] in RESP3 mode; lookups,
+//! Each store holds a single connection in RESP3 mode (a [`redis::aio::ConnectionManager`], or on a cluster a [`redis::cluster_async::ClusterConnection`]); lookups,
 //! writes and the subscription share it, and pub/sub messages arrive as push frames on it.
 //! The manager already reconnects, resubscribes after a reconnect, and reports each lost
 //! connection as a `Disconnection` frame, in order with the messages — so `Disconnected`
@@ -102,13 +155,18 @@
 //! | `aws_lc_rs` | yes | crypto through aws-lc-rs (see the `tollgate` crate) |
 //! | `rust_crypto` | no | crypto through the pure-Rust RustCrypto crates |
 
+mod builder;
+mod connection;
+mod keys;
+mod link;
 mod push;
 mod store;
 
-pub use store::{
+pub use builder::{
     DEFAULT_CONNECTION_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_KEY_PREFIX,
-    DEFAULT_RESPONSE_TIMEOUT, DEFAULT_RESUBSCRIBE_INTERVAL, RedisStore, RedisStoreBuilder,
+    DEFAULT_RESPONSE_TIMEOUT, DEFAULT_RESUBSCRIBE_INTERVAL, RedisStoreBuilder,
 };
+pub use store::{RedisStore, StoredKey};
 
 /// The `redis` crate this store is built on, for naming its types (e.g. a
 /// [`redis::ConnectionInfo`] for [`RedisStore::builder`]) without a version mismatch.

@@ -158,12 +158,19 @@ impl Hub {
             // A connection that was replaced: its subscription no longer counts.
             return;
         }
+        // Sharded pub/sub (a cluster) has its own kinds of the same frames. A cluster
+        // connection reports each node's disconnection: any of them counts as a loss until
+        // the store's next subscription is confirmed.
         match push.kind {
-            PushKind::Message if on_channel => {
+            PushKind::Message | PushKind::SMessage if on_channel => {
                 self.on_message(&mut state, push.data.get(1).and_then(bytes));
             }
-            PushKind::Subscribe if on_channel => self.set_subscribed(&mut state, true),
-            PushKind::Unsubscribe if on_channel => self.set_subscribed(&mut state, false),
+            PushKind::Subscribe | PushKind::SSubscribe if on_channel => {
+                self.set_subscribed(&mut state, true);
+            }
+            PushKind::Unsubscribe | PushKind::SUnsubscribe if on_channel => {
+                self.set_subscribed(&mut state, false);
+            }
             PushKind::Disconnection => self.set_subscribed(&mut state, false),
             _ => {}
         }

@@ -35,7 +35,7 @@ use tollgate::revocation::RevocationStore;
 use tollgate::{CachingStore, MemoryStore};
 use tollgate_demo::{DemoConfig, app_with_store};
 use tollgate_dynamodb::DynamoDbStore;
-use tollgate_redis::RedisStore;
+use tollgate_redis::RedisStoreBuilder;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -128,7 +128,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let revocations: Arc<dyn RevocationStore> = match env::var("REDIS_URL") {
         Ok(url) if !url.is_empty() => {
-            let store = RedisStore::connect(&url).await?;
+            // TLS, ACL user, cluster or Sentinel: the TOLLGATE_REDIS_* variables.
+            let store = RedisStoreBuilder::from_env(&url)?.connect().await?;
             tracing::info!(
                 ?store,
                 "revocations in Redis, shared with every demo process"

@@ -47,7 +47,7 @@ use tollgate::revocation::RevocationStore;
 use tollgate::{CachingStore, MemoryStore, Signer, SigningKey, TokenRequest};
 use tollgate_dynamodb::DynamoDbStore;
 use tollgate_lambda_router::{DEMO_KID, LambdaConfig, app, lambda_service};
-use tollgate_redis::RedisStore;
+use tollgate_redis::RedisStoreBuilder;
 use tracing_subscriber::EnvFilter;
 
 type BoxError = tollgate_lambda_router::StartError;
@@ -95,7 +95,8 @@ async fn main() -> Result<(), BoxError> {
     }
     let revocations: Arc<dyn RevocationStore> = match env_set("REDIS_URL") {
         Some(url) => {
-            let store = RedisStore::connect(&url).await?;
+            // TLS, ACL user, cluster or Sentinel: the TOLLGATE_REDIS_* variables.
+            let store = RedisStoreBuilder::from_env(&url)?.connect().await?;
             tracing::info!(?store, "revocations in Redis, shared by every instance");
             // Lambda freezes the instance between invocations, and pushed invalidations
             // wait in the socket until it thaws: trust a cached "not revoked" for 5 s

@@ -379,7 +379,12 @@ async fn rest_api_without_authorizer_is_no_verdict() {
 async fn revoked_jti_in_trust_mode_gets_401() {
     let f = function(true);
     f.store
-        .revoke_token(ISSUER, GATEWAY_ADMIN_JTI, 4_102_444_800 + 60)
+        .revoke_token(
+            ISSUER,
+            Some(GATEWAY_ADMIN_SUB),
+            GATEWAY_ADMIN_JTI,
+            4_102_444_800 + 60,
+        )
         .await
         .unwrap();
     let answer = f.invoke("http-api-jwt-authorizer-admin.json", "").await;

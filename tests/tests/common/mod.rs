@@ -730,10 +730,11 @@ impl RevocationStore for CountingStore {
     fn revoke_token<'a>(
         &'a self,
         issuer: &'a str,
+        subject: Option<&'a str>,
         id: &'a str,
         until: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.store.revoke_token(issuer, id, until)
+        self.store.revoke_token(issuer, subject, id, until)
     }
 
     fn revoke_subject<'a>(
@@ -749,9 +750,10 @@ impl RevocationStore for CountingStore {
     fn remove_token<'a>(
         &'a self,
         issuer: &'a str,
+        subject: Option<&'a str>,
         id: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.store.remove_token(issuer, id)
+        self.store.remove_token(issuer, subject, id)
     }
 
     fn remove_subject<'a>(

@@ -365,11 +365,15 @@ impl<S: RevocationStore> RevocationStore for CachingStore<S> {
     fn revoke_token<'a>(
         &'a self,
         issuer: &'a str,
+        subject: Option<&'a str>,
         id: &'a str,
         until: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            self.shared.store.revoke_token(issuer, id, until).await?;
+            self.shared
+                .store
+                .revoke_token(issuer, subject, id, until)
+                .await?;
             // Every answer cached for this id is forgotten, and the revocation itself is
             // cached at once: it holds whatever the token's subject and `iat`.
             let shared = &*self.shared;
@@ -415,10 +419,11 @@ impl<S: RevocationStore> RevocationStore for CachingStore<S> {
     fn remove_token<'a>(
         &'a self,
         issuer: &'a str,
+        subject: Option<&'a str>,
         id: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            self.shared.store.remove_token(issuer, id).await?;
+            self.shared.store.remove_token(issuer, subject, id).await?;
             self.shared.apply(Invalidation::Token {
                 issuer: issuer.to_owned(),
                 id: id.to_owned(),

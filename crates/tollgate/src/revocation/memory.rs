@@ -122,6 +122,7 @@ impl RevocationStore for MemoryStore {
     fn revoke_token<'a>(
         &'a self,
         issuer: &'a str,
+        _subject: Option<&'a str>,
         id: &'a str,
         until: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
@@ -143,6 +144,7 @@ impl RevocationStore for MemoryStore {
     fn remove_token<'a>(
         &'a self,
         issuer: &'a str,
+        _subject: Option<&'a str>,
         id: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         self.entries.invalidate(&entry_key('t', issuer, id));
