@@ -810,11 +810,19 @@ async fn a_token_revoked_by_jti_is_refused_by_the_library_store() {
     let token = mint(dir.path(), &private, &[]);
     let claims = claims(dir.path(), &token);
     let jti = claims["jti"].as_str().unwrap().to_owned();
+    let sub = claims["sub"].as_str().unwrap().to_owned();
     let exp = claims["exp"].as_u64().unwrap().to_string();
     let with_redis = ["--redis", redis.url.as_str(), "--prefix", prefix.as_str()];
 
+    // Without the token's subject, Redis files the revocation where a token without `sub`
+    // would be: the CLI warns.
+    let mut unfiled = vec!["revoke", "--iss", ISS, "--jti", "other-jti", "--exp", &exp];
+    unfiled.extend_from_slice(&with_redis);
+    let warned = run(dir.path(), &unfiled).expect(0);
+    assert!(warned.stderr.contains("no --sub given"), "{warned:#?}");
+
     let mut revoke = vec![
-        "revoke", "--json", "--iss", ISS, "--jti", &jti, "--exp", &exp,
+        "revoke", "--json", "--iss", ISS, "--jti", &jti, "--exp", &exp, "--sub", &sub,
     ];
     revoke.extend_from_slice(&with_redis);
     let revoked = run(dir.path(), &revoke).expect(0).json();
@@ -851,7 +859,7 @@ async fn a_token_revoked_by_jti_is_refused_by_the_library_store() {
              was revoked"
         )
     );
-    let mut show = vec!["revocations", "--iss", ISS, "--jti", &jti];
+    let mut show = vec!["revocations", "--iss", ISS, "--jti", &jti, "--sub", &sub];
     show.extend_from_slice(&with_redis);
     let shown = run(dir.path(), &show).expect(0);
     assert!(

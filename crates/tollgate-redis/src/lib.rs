@@ -56,7 +56,7 @@
 //! ```text
 //! ACL SETUSER tollgate on >PASSWORD resetkeys ~tollgate:* resetchannels &tollgate:revocations
 //!     -@all +get +set +del +mget +pttl +eval +time +publish +spublish +subscribe +ssubscribe
-//!     +ping +wait +role +hello +auth +client|setinfo +command|info +cluster|slots +cluster|shards
+//!     +ping +wait +role +hello +auth +command|info +cluster|slots +cluster|shards
 //! ```
 //!
 //! Redis 6.2 or later (for RESP3 and `SET … EXAT`), or Valkey. On Debian or Ubuntu:

@@ -1,0 +1,541 @@
+//! The Redis store on Redis as it is deployed, each test against real servers it starts on
+//! free loopback ports: TLS (a test CA made at run time), mutual TLS, an ACL user, a
+//! 3-master / 3-replica Redis Cluster with a failover, a Sentinel-managed master with a
+//! failover, and an upgrade from the 0.1 key layout. Every test uses its own key prefix.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tollgate::CachingStore;
+use tollgate::revocation::{RevocationStore, Status, StoreError, TokenRef};
+use tollgate_redis::RedisStore;
+
+mod redis_harness;
+use redis_harness::cluster::RedisCluster;
+use redis_harness::sentinel::RedisSentinel;
+use redis_harness::tls::TlsRedis;
+use redis_harness::*;
+
+mod conformance;
+use conformance::*;
+
+/// The error and its causes, on one line: what a user reads in the logs.
+fn chain(error: &StoreError) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
+}
+
+async fn revoke(store: &impl RevocationStore, token: &TokenRef) {
+    store
+        .revoke_token(
+            &token.issuer,
+            token.subject.as_deref(),
+            &token.id,
+            token.until,
+        )
+        .await
+        .unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// TLS and ACL users
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_suite_passes_over_tls() {
+    let tls = TlsRedis::start();
+    let connect = || {
+        RedisStore::builder(tls.url())
+            .ca_file(tls.ca_pem_path())
+            .key_prefix(unique_prefix("tls"))
+            .connect()
+    };
+    conformance(connect().await.unwrap()).await;
+    conformance(CachingStore::new(connect().await.unwrap())).await;
+    // The certificate names `localhost` too, and the CA can be given inline.
+    let by_name = RedisStore::builder(tls.localhost_url())
+        .ca_certificate_pem(tls.ca_pem().to_vec())
+        .key_prefix(unique_prefix("tls-name"))
+        .connect()
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(5), "subscribed by name", || {
+        let up = by_name.is_subscribed();
+        async move { up }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_that_does_not_verify_is_a_clear_error_not_plain_text() {
+    let other = TlsRedis::with_other_ca_cert();
+    let error = RedisStore::builder(other.url())
+        .ca_file(other.ca_pem_path())
+        .connect()
+        .await
+        .unwrap_err();
+    let text = chain(&error);
+    assert!(text.contains("certificate"), "{text}");
+    // Nor do the system's roots know the test CA.
+    let error = RedisStore::connect(&other.url()).await.unwrap_err();
+    assert!(chain(&error).contains("certificate"), "{}", chain(&error));
+    // Plain text to the TLS port gets no Redis answer: never a fallback.
+    let plain = other.url().replace("rediss://", "redis://");
+    let error = RedisStore::builder(plain)
+        .connection_timeout(Duration::from_millis(500))
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(!chain(&error).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_needs_the_client_certificate() {
+    let tls = TlsRedis::requiring_client_cert();
+    let store = RedisStore::builder(tls.url())
+        .ca_file(tls.ca_pem_path())
+        .client_certificate_files(tls.client_cert_path(), tls.client_key_path())
+        .key_prefix(unique_prefix("mtls"))
+        .connect()
+        .await
+        .unwrap();
+    let token = Tokens::new().token("mallory");
+    revoke(&store, &token).await;
+    assert_eq!(store.check(&token).await.unwrap(), Status::TokenRevoked);
+    let inline = RedisStore::builder(tls.url())
+        .ca_certificate_pem(tls.ca_pem().to_vec())
+        .client_certificate_pem(
+            tls.client_cert_pem().to_vec(),
+            tls.client_key_pem().to_vec(),
+        )
+        .key_prefix(unique_prefix("mtls-inline"))
+        .connect()
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(5), "subscribed with inline PEM", || {
+        let up = inline.is_subscribed();
+        async move { up }
+    })
+    .await;
+
+    let without = RedisStore::builder(tls.url())
+        .ca_file(tls.ca_pem_path())
+        .connection_timeout(Duration::from_millis(500))
+        .connect()
+        .await;
+    assert!(without.is_err(), "connected without a client certificate");
+}
+
+/// The ACL line the README documents: what the store needs, nothing more.
+const STORE_ACL: &str = "resetkeys ~tollgate-test:* resetchannels &tollgate-test:* -@all \
+     +get +set +del +mget +pttl +eval +time +publish +spublish +subscribe +ssubscribe +ping \
+     +wait +role +hello +auth +command|info +cluster|slots +cluster|shards";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acl_user_with_only_the_documented_commands_passes_the_suite() {
+    let server = RedisServer::with_acl_user("tollgate", "s3cret-acl-pw", STORE_ACL);
+    let connect = |url: String| {
+        RedisStore::builder(url)
+            .key_prefix(unique_prefix("acl"))
+            .connect()
+    };
+    conformance(connect(server.url()).await.unwrap()).await;
+    conformance(CachingStore::new(connect(server.url()).await.unwrap())).await;
+    // The user and password can come from the builder instead of the URL.
+    let store = RedisStore::builder(server.anonymous_url())
+        .username(server.user())
+        .password(server.password())
+        .key_prefix(unique_prefix("acl-builder"))
+        .connect()
+        .await
+        .unwrap();
+    assert!(!format!("{store:?}").contains(server.password()));
+
+    // A wrong password: a clear error at start-up (the service does not come up to
+    // accept tokens unchecked), never a panic, and the password is not in it.
+    let error = RedisStore::builder(server.anonymous_url())
+        .username(server.user())
+        .password("not-the-password")
+        .connect()
+        .await
+        .unwrap_err();
+    let text = chain(&error);
+    assert!(
+        text.contains("WRONGPASS") || text.contains("invalid username-password"),
+        "{text}"
+    );
+    assert!(!text.contains("not-the-password"), "{text}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Upgrading from the 0.1 key layout
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocations_under_the_old_layout_still_hold_after_an_upgrade() {
+    let redis = redis();
+    let prefix = unique_prefix("legacy");
+    let tokens = Tokens::new();
+    let revoked = tokens.token("olga");
+    let cut = tokens.token("piotr");
+    // What tollgate-redis 0.1 wrote: `{prefix}t:{len}:{iss}{id}` and `{prefix}s:…`.
+    let old_token = format!(
+        "{prefix}t:{}:{}{}",
+        revoked.issuer.len(),
+        revoked.issuer,
+        revoked.id
+    );
+    let old_subject = format!("{prefix}s:{}:{}piotr", cut.issuer.len(), cut.issuer);
+    let mut raw = redis::Client::open(redis.url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let cutoff = cut.issued_at.unwrap() + 1;
+    let _: () = redis::pipe()
+        .cmd("SET")
+        .arg(&old_token)
+        .arg(1)
+        .arg("EX")
+        .arg(120)
+        .ignore()
+        .cmd("SET")
+        .arg(&old_subject)
+        .arg(cutoff)
+        .arg("EX")
+        .arg(120)
+        .ignore()
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+
+    let store = RedisStore::builder(redis.url.as_str())
+        .key_prefix(prefix.clone())
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(store.check(&revoked).await.unwrap(), Status::TokenRevoked);
+    assert_eq!(store.check(&cut).await.unwrap(), Status::SubjectRevoked);
+    assert_eq!(
+        store.check(&tokens.token("quinn")).await.unwrap(),
+        Status::Active
+    );
+
+    // Turned off after the transition, the old keys are no longer read...
+    let after = RedisStore::builder(redis.url.as_str())
+        .key_prefix(prefix.clone())
+        .read_legacy_keys(false)
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(after.check(&revoked).await.unwrap(), Status::Active);
+    // ...and while it is on, a removal removes the old key too.
+    store
+        .remove_token(&revoked.issuer, revoked.subject.as_deref(), &revoked.id)
+        .await
+        .unwrap();
+    store.remove_subject(&cut.issuer, "piotr").await.unwrap();
+    assert_eq!(store.check(&revoked).await.unwrap(), Status::Active);
+    assert_eq!(store.check(&cut).await.unwrap(), Status::Active);
+    let left: Vec<Option<String>> = redis::cmd("MGET")
+        .arg(&old_token)
+        .arg(&old_subject)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(left, [None, None]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Redis Cluster
+// ---------------------------------------------------------------------------------------
+
+async fn cluster_store(cluster: &RedisCluster, prefix: &str) -> RedisStore {
+    RedisStore::cluster(cluster.urls())
+        .key_prefix(prefix)
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("connecting to the cluster: {}", chain(&e)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_the_suite_passes_and_a_lookup_is_one_round_trip() {
+    let cluster = RedisCluster::start();
+    let store = cluster_store(&cluster, &unique_prefix("cluster")).await;
+    assert!(store.uses_sharded_pubsub(), "Redis 7 has sharded pub/sub");
+    conformance(store.clone()).await;
+    conformance(CachingStore::new(
+        cluster_store(&cluster, &unique_prefix("cluster-cached")).await,
+    ))
+    .await;
+
+    // The token's key and its subject's key are in one slot: one MGET, on one node.
+    let token = Tokens::new().token("rosa");
+    let token_key = store.token_key(&token.issuer, token.subject.as_deref(), &token.id);
+    let subject_key = store.subject_key(&token.issuer, "rosa");
+    assert_eq!(
+        cluster.server_key_slot(&token_key),
+        cluster.server_key_slot(&subject_key)
+    );
+    cluster.reset_stats();
+    assert_eq!(store.check(&token).await.unwrap(), Status::Active);
+    let mgets: Vec<(u16, u64)> = cluster
+        .ports()
+        .iter()
+        .map(|&port| {
+            (
+                port,
+                cluster
+                    .command_stats(port)
+                    .get("mget")
+                    .copied()
+                    .unwrap_or(0),
+            )
+        })
+        .filter(|(_, calls)| *calls > 0)
+        .collect();
+    eprintln!("one lookup on the cluster: MGET calls per node {mgets:?}");
+    assert_eq!(mgets.len(), 1, "{mgets:?}");
+    assert_eq!(mgets[0].1, 1, "{mgets:?}");
+    assert_eq!(mgets[0].0, cluster.master_of_key(&token_key));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_a_cluster_a_revocation_reaches_the_other_instance() {
+    const ROUNDS: usize = 200;
+    let cluster = RedisCluster::start();
+    let prefix = unique_prefix("cluster-push");
+    let a = CachingStore::new(cluster_store(&cluster, &prefix).await);
+    let b = CachingStore::new(cluster_store(&cluster, &prefix).await);
+    eventually(Duration::from_secs(5), "both instances subscribed", || {
+        let up = a.is_pushing() && b.is_pushing();
+        async move { up }
+    })
+    .await;
+    let base = Tokens::new().token("sven");
+    let mut times = Vec::with_capacity(ROUNDS);
+    for round in 0..ROUNDS {
+        // Other subjects too, so that the keys spread over the masters.
+        let mut token = variant(&base, &round.to_string(), base.issued_at);
+        token.subject = Some(format!("sven-{}", round % 17));
+        assert_eq!(a.check(&token).await.unwrap(), Status::Active);
+        let start = Instant::now();
+        revoke(&b, &token).await;
+        loop {
+            let status = match a.check_now(&token) {
+                Some(status) => status,
+                None => a.check(&token).await.unwrap(),
+            };
+            if status.is_revoked() {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(2),
+                "instance A still accepts the token revoked through B after 2 s"
+            );
+            tokio::task::yield_now().await;
+        }
+        times.push(start.elapsed());
+    }
+    times.sort();
+    let (p50, p99) = (percentile(&times, 50), percentile(&times, 99));
+    eprintln!(
+        "cluster propagation B.revoke_token -> A refuses, {ROUNDS} rounds: p50 {p50:?}, p99 {p99:?}, max {:?} (target p99 < 50 ms)",
+        times[ROUNDS - 1]
+    );
+    assert!(p99 < Duration::from_secs(1), "p99 {p99:?}");
+}
+
+/// Kills the master of a revoked token's slot while lookups flow: every answer is an error
+/// (503 through the layer) or "revoked", never "not revoked"; the store recovers by
+/// itself once the replica is promoted; nothing revoked before the kill is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cluster_failover_never_accepts_a_revoked_token_and_loses_no_revocation() {
+    let mut cluster = RedisCluster::start();
+    let prefix = unique_prefix("cluster-failover");
+    let store = cluster_store(&cluster, &prefix).await;
+    let other = CachingStore::new(cluster_store(&cluster, &prefix).await);
+    let tokens = Tokens::new();
+    let revoked: Vec<TokenRef> = (0..30)
+        .map(|i| tokens.token(&format!("ulla-{i}")))
+        .collect();
+    for token in &revoked {
+        // Acknowledged by a replica (WAIT 1, the cluster default) before it returns.
+        revoke(&store, token).await;
+    }
+    let victim = revoked[0].clone();
+    let key = store.token_key(&victim.issuer, victim.subject.as_deref(), &victim.id);
+    let master = cluster.master_of_key(&key);
+
+    let running = Arc::new(AtomicBool::new(true));
+    let (errors, refused) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let lookups = {
+        let (store, victim, running) = (store.clone(), victim.clone(), running.clone());
+        let (errors, refused) = (errors.clone(), refused.clone());
+        tokio::spawn(async move {
+            while running.load(Ordering::Relaxed) {
+                match store.check(&victim).await {
+                    Ok(Status::Active) => {
+                        panic!("a revoked token was accepted during the failover")
+                    }
+                    Ok(_) => refused.fetch_add(1, Ordering::Relaxed),
+                    Err(_) => errors.fetch_add(1, Ordering::Relaxed),
+                };
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    };
+    eventually(Duration::from_secs(2), "lookups flow", || {
+        let n = refused.load(Ordering::Relaxed);
+        async move { n > 10 }
+    })
+    .await;
+    let killed_at = Instant::now();
+    cluster.kill(master);
+    let promoted = tokio::task::spawn_blocking({
+        let mut cluster = cluster;
+        move || {
+            let promoted = cluster.wait_for_failover(master, Duration::from_secs(30));
+            (cluster, promoted)
+        }
+    })
+    .await
+    .unwrap();
+    let (cluster, promoted) = promoted;
+    let promoted = promoted.unwrap();
+    // Recovered by itself: the victim's slot answers from the promoted replica.
+    eventually(Duration::from_secs(15), "lookups answer again", || {
+        let store = store.clone();
+        let victim = victim.clone();
+        async move { store.check(&victim).await.is_ok() }
+    })
+    .await;
+    let recovered = killed_at.elapsed();
+    running.store(false, Ordering::Relaxed);
+    lookups.await.expect("no revoked token was accepted");
+    eprintln!(
+        "cluster failover: master {master} killed, replica {promoted} promoted, lookups answer again after {recovered:?}; {} lookups refused the token, {} failed (503) meanwhile",
+        refused.load(Ordering::Relaxed),
+        errors.load(Ordering::Relaxed)
+    );
+    for token in &revoked {
+        assert_eq!(
+            store.check(token).await.unwrap(),
+            Status::TokenRevoked,
+            "a revocation written before the kill was lost: {token:?}"
+        );
+    }
+    // Writes work again, and reach the other instance through push.
+    let late = tokens.token("ulla-late");
+    assert_eq!(other.check(&late).await.unwrap(), Status::Active);
+    eventually(
+        Duration::from_secs(15),
+        "a write succeeds after the failover",
+        || {
+            let store = store.clone();
+            let late = late.clone();
+            async move {
+                store
+                    .revoke_token(&late.issuer, late.subject.as_deref(), &late.id, late.until)
+                    .await
+                    .is_ok()
+            }
+        },
+    )
+    .await;
+    eventually(
+        Duration::from_secs(5),
+        "the other instance refuses it",
+        || {
+            let status = other.check_now(&late);
+            let other = other.clone();
+            let late = late.clone();
+            async move {
+                match status {
+                    Some(status) => status.is_revoked(),
+                    None => other.check(&late).await.is_ok_and(Status::is_revoked),
+                }
+            }
+        },
+    )
+    .await;
+    drop(cluster);
+}
+
+// ---------------------------------------------------------------------------------------
+// Sentinel
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_sentinel_the_store_follows_the_new_master() {
+    let mut sentinel = RedisSentinel::start();
+    let store = RedisStore::sentinel(sentinel.sentinel_urls(), sentinel.master_name())
+        .key_prefix(unique_prefix("sentinel"))
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("connecting through the Sentinels: {}", chain(&e)));
+    let tokens = Tokens::new();
+    let before: Vec<TokenRef> = (0..10)
+        .map(|i| tokens.token(&format!("vera-{i}")))
+        .collect();
+    for token in &before {
+        revoke(&store, token).await;
+    }
+    let old = sentinel.kill_master();
+    let killed_at = Instant::now();
+    let (sentinel, new) = tokio::task::spawn_blocking(move || {
+        let new = sentinel.wait_for_new_master(old, Duration::from_secs(30));
+        (sentinel, new)
+    })
+    .await
+    .unwrap();
+    let new = new.unwrap();
+    assert_ne!(new, old);
+    let late = tokens.token("vera-late");
+    eventually(
+        Duration::from_secs(15),
+        "a write reaches the new master",
+        || {
+            let store = store.clone();
+            let late = late.clone();
+            async move {
+                store
+                    .revoke_token(&late.issuer, late.subject.as_deref(), &late.id, late.until)
+                    .await
+                    .is_ok()
+            }
+        },
+    )
+    .await;
+    eprintln!(
+        "sentinel failover: master {old} killed, {new} promoted, the store writes again after {:?}",
+        killed_at.elapsed()
+    );
+    for token in before.iter().chain([&late]) {
+        assert_eq!(
+            store.check(token).await.unwrap(),
+            Status::TokenRevoked,
+            "{token:?}"
+        );
+    }
+    eventually(
+        Duration::from_secs(5),
+        "resubscribed on the new master",
+        || {
+            let up = store.is_subscribed();
+            async move { up }
+        },
+    )
+    .await;
+    drop(sentinel);
+}
