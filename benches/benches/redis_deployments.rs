@@ -16,7 +16,7 @@ use tollgate::revocation::{RevocationStore, Status, TokenRef};
 use tollgate::{Signer, SigningKey, TokenRequest, Verifier};
 use tollgate_redis::RedisStore;
 
-#[allow(dead_code, unreachable_pub)]
+#[allow(unreachable_pub)]
 #[path = "../../tests/tests/redis_harness/mod.rs"]
 mod redis_harness;
 use redis_harness::cluster::RedisCluster;
