@@ -3,12 +3,19 @@
 //! 3-master / 3-replica Redis Cluster with a failover, a Sentinel-managed master with a
 //! failover, and an upgrade from the 0.1 key layout. Every test uses its own key prefix.
 
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use http::header::AUTHORIZATION;
+use http::{Request, StatusCode};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tollgate::CachingStore;
 use tollgate::revocation::{RevocationStore, Status, StoreError, TokenRef};
+use tollgate::{CachingStore, Verifier};
+use tollgate_axum::{AuthLayer, StoreFailure};
 use tollgate_redis::RedisStore;
+use tower::ServiceExt as _;
 
 mod redis_harness;
 use redis_harness::cluster::RedisCluster;
@@ -97,6 +104,28 @@ async fn a_certificate_that_does_not_verify_is_a_clear_error_not_plain_text() {
         .await
         .unwrap_err();
     assert!(!chain(&error).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_name_is_verified_unless_the_opt_out_says_otherwise() {
+    let misnamed = TlsRedis::with_misnamed_cert();
+    let error = RedisStore::builder(misnamed.url())
+        .ca_file(misnamed.ca_pem_path())
+        .connect()
+        .await
+        .unwrap_err();
+    let text = chain(&error);
+    assert!(text.contains("certificate"), "{text}");
+    let store = RedisStore::builder(misnamed.url())
+        .ca_file(misnamed.ca_pem_path())
+        .danger_accept_invalid_hostnames()
+        .key_prefix(unique_prefix("misnamed"))
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    let token = Tokens::new().token("nadia");
+    revoke(&store, &token).await;
+    assert_eq!(store.check(&token).await.unwrap(), Status::TokenRevoked);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -356,9 +385,27 @@ async fn on_a_cluster_a_revocation_reaches_the_other_instance() {
     assert!(p99 < Duration::from_secs(1), "p99 {p99:?}");
 }
 
-/// Kills the master of a revoked token's slot while lookups flow: every answer is an error
-/// (503 through the layer) or "revoked", never "not revoked"; the store recovers by
-/// itself once the replica is promoted; nothing revoked before the kill is lost.
+/// The layer in front of `store` (no cache: every request asks Redis), failing closed.
+fn app(store: &RedisStore, verifier: &Verifier) -> Router {
+    Router::new().route("/", get(|| async { "ok" })).layer(
+        AuthLayer::new(verifier.clone())
+            .revocation(store.clone())
+            .on_store_error(StoreFailure::FailClosed),
+    )
+}
+
+async fn send(app: &Router, token: &str) -> StatusCode {
+    let request = Request::get("/")
+        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    app.clone().oneshot(request).await.unwrap().status()
+}
+
+/// Kills the master of a revoked token's slot while requests flow through the layer:
+/// every request with the revoked token gets 401 or 503 (fail closed), never 200; the
+/// store recovers by itself once the replica is promoted; nothing revoked before the kill
+/// is lost; writes work again once the shard has a replica, and reach the other instance.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cluster_failover_never_accepts_a_revoked_token_and_loses_no_revocation() {
     let mut cluster = RedisCluster::start();
@@ -366,52 +413,49 @@ async fn a_cluster_failover_never_accepts_a_revoked_token_and_loses_no_revocatio
     let store = cluster_store(&cluster, &prefix).await;
     let other = CachingStore::new(cluster_store(&cluster, &prefix).await);
     let tokens = Tokens::new();
-    let revoked: Vec<TokenRef> = (0..30)
+    let (victim_jwt, victim) = tokens.issue("ulla-0");
+    let mut revoked: Vec<TokenRef> = (1..30)
         .map(|i| tokens.token(&format!("ulla-{i}")))
         .collect();
+    revoked.push(victim.clone());
     for token in &revoked {
         // Acknowledged by a replica (WAIT 1, the cluster default) before it returns.
         revoke(&store, token).await;
     }
-    let victim = revoked[0].clone();
     let key = store.token_key(&victim.issuer, victim.subject.as_deref(), &victim.id);
     let master = cluster.master_of_key(&key);
+    let app = app(&store, &tokens.verifier);
+    assert_eq!(send(&app, &victim_jwt).await, StatusCode::UNAUTHORIZED);
 
     let running = Arc::new(AtomicBool::new(true));
-    let (errors, refused) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let lookups = {
-        let (store, victim, running) = (store.clone(), victim.clone(), running.clone());
-        let (errors, refused) = (errors.clone(), refused.clone());
+    let (unavailable, refused) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let requests = {
+        let (app, running) = (app.clone(), running.clone());
+        let (unavailable, refused) = (unavailable.clone(), refused.clone());
         tokio::spawn(async move {
             while running.load(Ordering::Relaxed) {
-                match store.check(&victim).await {
-                    Ok(Status::Active) => {
-                        panic!("a revoked token was accepted during the failover")
-                    }
-                    Ok(_) => refused.fetch_add(1, Ordering::Relaxed),
-                    Err(_) => errors.fetch_add(1, Ordering::Relaxed),
+                match send(&app, &victim_jwt).await {
+                    StatusCode::UNAUTHORIZED => refused.fetch_add(1, Ordering::Relaxed),
+                    StatusCode::SERVICE_UNAVAILABLE => unavailable.fetch_add(1, Ordering::Relaxed),
+                    other => panic!("a revoked token got {other} during the failover"),
                 };
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
         })
     };
-    eventually(Duration::from_secs(2), "lookups flow", || {
+    eventually(Duration::from_secs(2), "requests flow", || {
         let n = refused.load(Ordering::Relaxed);
         async move { n > 10 }
     })
     .await;
     let killed_at = Instant::now();
     cluster.kill(master);
-    let promoted = tokio::task::spawn_blocking({
-        let mut cluster = cluster;
-        move || {
-            let promoted = cluster.wait_for_failover(master, Duration::from_secs(30));
-            (cluster, promoted)
-        }
+    let (mut cluster, promoted) = tokio::task::spawn_blocking(move || {
+        let promoted = cluster.wait_for_failover(master, Duration::from_secs(30));
+        (cluster, promoted)
     })
     .await
     .unwrap();
-    let (cluster, promoted) = promoted;
     let promoted = promoted.unwrap();
     // Recovered by itself: the victim's slot answers from the promoted replica.
     eventually(Duration::from_secs(15), "lookups answer again", || {
@@ -422,11 +466,13 @@ async fn a_cluster_failover_never_accepts_a_revoked_token_and_loses_no_revocatio
     .await;
     let recovered = killed_at.elapsed();
     running.store(false, Ordering::Relaxed);
-    lookups.await.expect("no revoked token was accepted");
+    requests
+        .await
+        .expect("no request with the revoked token got 200");
     eprintln!(
-        "cluster failover: master {master} killed, replica {promoted} promoted, lookups answer again after {recovered:?}; {} lookups refused the token, {} failed (503) meanwhile",
+        "cluster failover: master {master} killed, replica {promoted} promoted, lookups answer again after {recovered:?}; meanwhile {} requests got 401, {} got 503, none 200",
         refused.load(Ordering::Relaxed),
-        errors.load(Ordering::Relaxed)
+        unavailable.load(Ordering::Relaxed)
     );
     for token in &revoked {
         assert_eq!(
@@ -437,7 +483,6 @@ async fn a_cluster_failover_never_accepts_a_revoked_token_and_loses_no_revocatio
     }
     // Writes work again once the killed master is back (as the new master's replica: WAIT
     // needs one), and reach the other instance through push.
-    let mut cluster = cluster;
     cluster.restart(master).unwrap();
     let late = tokens.token("ulla-late");
     assert_eq!(other.check(&late).await.unwrap(), Status::Active);
@@ -472,7 +517,6 @@ async fn a_cluster_failover_never_accepts_a_revoked_token_and_loses_no_revocatio
         },
     )
     .await;
-    drop(cluster);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ pub(crate) struct TestPki {
     other_ca_pem: String,
     other_server_cert_pem: String,
     other_server_key_pem: String,
+    misnamed_server_cert_pem: String,
+    misnamed_server_key_pem: String,
 }
 
 /// A self-signed CA named `name`.
@@ -85,6 +87,13 @@ impl TestPki {
             &["127.0.0.1", "localhost"],
             ExtendedKeyUsagePurpose::ServerAuth,
         );
+        // Signed by the CA, but for another host: only a host name check refuses it.
+        let (misnamed_server_cert_pem, misnamed_server_key_pem) = leaf(
+            &ca1,
+            "tollgate test redis (another host)",
+            &["redis.elsewhere.test"],
+            ExtendedKeyUsagePurpose::ServerAuth,
+        );
         let pki = Self {
             dir: TempDir::new("pki"),
             ca_pem: ca1.pem(),
@@ -95,6 +104,8 @@ impl TestPki {
             other_ca_pem: ca2.pem(),
             other_server_cert_pem,
             other_server_key_pem,
+            misnamed_server_cert_pem,
+            misnamed_server_key_pem,
         };
         for (name, pem) in [
             ("ca.pem", &pki.ca_pem),
@@ -105,6 +116,8 @@ impl TestPki {
             ("other-ca.pem", &pki.other_ca_pem),
             ("other-server.pem", &pki.other_server_cert_pem),
             ("other-server.key", &pki.other_server_key_pem),
+            ("misnamed-server.pem", &pki.misnamed_server_cert_pem),
+            ("misnamed-server.key", &pki.misnamed_server_key_pem),
         ] {
             let path = pki.dir.join(name);
             std::fs::write(&path, pem).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -187,6 +200,9 @@ pub(crate) struct TlsOptions {
     /// Serve the certificate signed by the unrelated CA instead of the CA's, so that a client
     /// trusting only [`TestPki::ca_pem`] must refuse the server.
     pub(crate) serve_other_ca_cert: bool,
+    /// Serve a certificate the CA signed for another host (`redis.elsewhere.test`), so
+    /// that only the host name check refuses it.
+    pub(crate) serve_misnamed_cert: bool,
 }
 
 /// A `redis-server` that speaks only TLS (`--port 0 --tls-port P`) on 127.0.0.1, with the
@@ -210,6 +226,14 @@ impl TlsRedis {
     pub(crate) fn requiring_client_cert() -> Self {
         Self::start_with(TlsOptions {
             require_client_cert: true,
+            ..TlsOptions::default()
+        })
+    }
+
+    /// A server presenting a certificate of the CA for another host name.
+    pub(crate) fn with_misnamed_cert() -> Self {
+        Self::start_with(TlsOptions {
+            serve_misnamed_cert: true,
             ..TlsOptions::default()
         })
     }
@@ -246,6 +270,11 @@ impl TlsRedis {
     fn start_on(pki: &TestPki, options: TlsOptions, port: u16) -> Result<RedisServer, String> {
         let (cert, key) = if options.serve_other_ca_cert {
             (pki.other_server_cert_path(), pki.other_server_key_path())
+        } else if options.serve_misnamed_cert {
+            (
+                pki.dir.join("misnamed-server.pem"),
+                pki.dir.join("misnamed-server.key"),
+            )
         } else {
             (pki.server_cert_path(), pki.server_key_path())
         };
