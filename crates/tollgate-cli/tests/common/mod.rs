@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 #[path = "../../../../tests/tests/redis_harness/mod.rs"]
-mod redis_harness;
+pub(crate) mod redis_harness;
 
 pub(crate) use redis_harness::*;
 use std::io::Write as _;
@@ -41,13 +41,30 @@ impl Run {
 /// Runs `tollgate args…` in `dir` with `stdin`, without any TOLLGATE_* variable of the
 /// environment that runs the tests.
 pub(crate) fn tollgate_in(dir: &std::path::Path, args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+    tollgate_with_env(dir, args, stdin, &[])
+}
+
+/// [`tollgate_in`] with the variables `env` set.
+pub(crate) fn tollgate_with_env(
+    dir: &std::path::Path,
+    args: &[&str],
+    stdin: &str,
+    env: &[(&str, &str)],
+) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tollgate"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("TOLLGATE_REDIS_") {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command
         .args(args)
         .current_dir(dir)
         .env_remove("TOLLGATE_REDIS_URL")
         .env_remove("TOLLGATE_DYNAMODB_TABLE")
         .env_remove("TOLLGATE_ISSUER")
         .env_remove("TOLLGATE_SIGNING_KEY_FILE")
+        .envs(env.iter().copied())
         .env("NO_COLOR", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
