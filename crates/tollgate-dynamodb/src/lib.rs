@@ -31,7 +31,7 @@
 //! // Hand `store.clone()` to `tollgate_axum::AuthLayer::revocation`.
 //!
 //! // Elsewhere, e.g. in a logout handler: every instance refuses the token within 1 s.
-//! store.revoke_token("https://auth.example", "the token's jti", 1_900_000_000).await?;
+//! store.revoke_token("https://auth.example", Some("alice"), "the token's jti", 1_900_000_000).await?;
 //! # Ok(()) }
 //! ```
 //!
