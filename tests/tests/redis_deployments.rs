@@ -11,7 +11,7 @@ use http::{Request, StatusCode};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tollgate::revocation::{RevocationStore, Status, StoreError, TokenRef};
+use tollgate::revocation::{Invalidation, RevocationStore, Status, StoreError, TokenRef};
 use tollgate::{CachingStore, Verifier};
 use tollgate_axum::{AuthLayer, StoreFailure};
 use tollgate_redis::RedisStore;
@@ -383,6 +383,109 @@ async fn on_a_cluster_a_revocation_reaches_the_other_instance() {
         times[ROUNDS - 1]
     );
     assert!(p99 < Duration::from_secs(1), "p99 {p99:?}");
+}
+
+/// Moves `slot`, with its keys, from its master to `target` (another master), the way
+/// `redis-cli --cluster reshard` does: IMPORTING / MIGRATING, `MIGRATE` of the keys, then
+/// `SETSLOT … NODE` on every master.
+fn move_slot(cluster: &RedisCluster, slot: u16, target: u16) {
+    let source = cluster.master_of_slot(slot);
+    assert_ne!(source, target);
+    let slot = slot.to_string();
+    let (source_id, target_id) = (
+        cluster.node_id(source).to_owned(),
+        cluster.node_id(target).to_owned(),
+    );
+    cli(
+        target,
+        &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &source_id],
+    )
+    .unwrap();
+    cli(
+        source,
+        &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &target_id],
+    )
+    .unwrap();
+    let keys = cli(source, &["CLUSTER", "GETKEYSINSLOT", &slot, "1000"]).unwrap();
+    let keys: Vec<&str> = keys.lines().filter(|k| !k.is_empty()).collect();
+    if !keys.is_empty() {
+        let port = target.to_string();
+        let mut migrate = vec!["MIGRATE", "127.0.0.1", &port, "", "0", "5000", "KEYS"];
+        migrate.extend(keys.iter().copied());
+        cli(source, &migrate).unwrap();
+    }
+    for master in cluster.masters() {
+        cli(master, &["CLUSTER", "SETSLOT", &slot, "NODE", &target_id]).unwrap();
+    }
+}
+
+/// A resharding moves a revoked token's slot and the invalidation channel's slot to
+/// another master: lookups follow (`MOVED`), the revocation moved with its keys, and the
+/// sharded subscription follows the channel, so push still reaches the other instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_resharding_moves_the_keys_and_the_channel_under_a_running_store() {
+    let cluster = RedisCluster::start();
+    let prefix = unique_prefix("cluster-reshard");
+    let store = cluster_store(&cluster, &prefix).await;
+    let other = CachingStore::new(cluster_store(&cluster, &prefix).await);
+    eventually(Duration::from_secs(5), "both subscribed", || {
+        let up = store.is_subscribed() && other.is_pushing();
+        async move { up }
+    })
+    .await;
+    let tokens = Tokens::new();
+    let revoked = tokens.token("wanda");
+    revoke(&store, &revoked).await;
+    let key = store.token_key(&revoked.issuer, revoked.subject.as_deref(), &revoked.id);
+    let key_slot = cluster.server_key_slot(&key);
+    let channel_slot = cluster.server_key_slot(store.channel());
+    for slot in [key_slot, channel_slot] {
+        let owner = cluster.master_of_slot(slot);
+        let target = cluster.masters().into_iter().find(|&m| m != owner).unwrap();
+        move_slot(&cluster, slot, target);
+    }
+    assert_eq!(store.check(&revoked).await.unwrap(), Status::TokenRevoked);
+    assert_eq!(other.check(&revoked).await.unwrap(), Status::TokenRevoked);
+
+    // Push follows the channel to its new master: a revocation made now reaches the other
+    // instance's cache, which had "not revoked" cached (with push up, for far longer than
+    // this test), and a listener hears it.
+    let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = heard.clone();
+    let listening = cluster_store(&cluster, &prefix).await;
+    assert!(listening.subscribe(Arc::new(move |event| sink.lock().unwrap().push(event))));
+    eventually(Duration::from_secs(5), "every instance subscribed", || {
+        let up = other.is_pushing() && listening.is_subscribed();
+        async move { up }
+    })
+    .await;
+    let late = tokens.token("wanda-late");
+    assert_eq!(other.check(&late).await.unwrap(), Status::Active);
+    assert_eq!(other.check_now(&late), Some(Status::Active));
+    revoke(&store, &late).await;
+    eventually(
+        Duration::from_secs(5),
+        "the other instance's cache drops its answer",
+        || {
+            let stale = other.check_now(&late) == Some(Status::Active);
+            async move { !stale }
+        },
+    )
+    .await;
+    assert_eq!(other.check(&late).await.unwrap(), Status::TokenRevoked);
+    eventually(
+        Duration::from_secs(5),
+        "the listener hears the revocation",
+        || {
+            let heard = heard
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|event| matches!(event, Invalidation::Token { id, .. } if *id == late.id));
+            async move { heard }
+        },
+    )
+    .await;
 }
 
 /// The layer in front of `store` (no cache: every request asks Redis), failing closed.
