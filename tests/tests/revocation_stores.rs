@@ -44,10 +44,6 @@ async fn raw_connection(url: &str) -> redis::aio::MultiplexedConnection {
         .expect("a raw Redis connection")
 }
 
-fn percentile(sorted: &[Duration], p: usize) -> Duration {
-    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
-}
-
 #[tokio::test]
 async fn conformance_memory() {
     conformance(MemoryStore::new()).await;
@@ -432,45 +428,10 @@ async fn a_revocation_reaches_the_other_instance() {
     .await;
 
     let base = Tokens::new().token("ivan");
-    let mut times = Vec::with_capacity(ROUNDS);
-    for round in 0..ROUNDS {
-        let token = variant(&base, &round.to_string(), base.issued_at);
-        // A caches "not revoked", as it would for a request.
-        assert_eq!(a.check(&token).await.unwrap(), Status::Active);
-        assert_eq!(a.check_now(&token), Some(Status::Active));
-        let start = Instant::now();
-        b.revoke_token(
-            &token.issuer,
-            token.subject.as_deref(),
-            &token.id,
-            token.until,
-        )
-        .await
-        .unwrap();
-        loop {
-            let status = match a.check_now(&token) {
-                Some(status) => status,
-                // The push dropped the cached answer: ask again, as a request would.
-                None => a.check(&token).await.unwrap(),
-            };
-            if status.is_revoked() {
-                break;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(2),
-                "instance A still accepts the token revoked through B after 2 s"
-            );
-            tokio::task::yield_now().await;
-        }
-        times.push(start.elapsed());
-    }
-    times.sort();
-    let (p50, p99) = (percentile(&times, 50), percentile(&times, 99));
-    eprintln!(
-        "propagation B.revoke_token -> A refuses, {ROUNDS} rounds: p50 {p50:?}, p99 {p99:?}, max {:?} (target p99 < 50 ms)",
-        times[ROUNDS - 1]
-    );
-    assert!(p99 < Duration::from_secs(1), "p99 {p99:?}");
+    propagation("propagation", &a, &b, ROUNDS, |round| {
+        variant(&base, &round.to_string(), base.issued_at)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
