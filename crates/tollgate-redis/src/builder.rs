@@ -273,6 +273,12 @@ impl RedisStoreBuilder {
         let urls = || url.split(',').map(str::trim).filter(|u| !u.is_empty());
         let mode = var("TOLLGATE_REDIS_MODE");
         let mut builder = match mode.as_deref().map(str::trim) {
+            None | Some("node") if urls().count() > 1 => {
+                return Err(StoreError::msg(
+                    "several Redis URLs were given for one server: set TOLLGATE_REDIS_MODE \
+                     to cluster (seed nodes) or sentinel (Sentinels)",
+                ));
+            }
             None | Some("node") => Self::node(url.trim()),
             Some("cluster") => Self::cluster(urls()),
             Some("sentinel") => {
@@ -449,6 +455,10 @@ impl RedisStoreBuilder {
     /// Default: 1 for a cluster and for a Sentinel-managed master, whose failovers promote
     /// a replica; 0 for one server. Set 0 where the primary has no replica, or where the
     /// service does not offer `WAIT`.
+    ///
+    /// `WAIT` holds the connection until the replicas answer — at once while they are up,
+    /// for the wait's timeout when none is — so while a replica is down, the lookups that
+    /// share the connection queue behind each write for that long.
     pub fn wait_for_replicas(mut self, replicas: u32) -> Self {
         self.replicas = Some(replicas);
         self
@@ -748,6 +758,7 @@ mod tests {
             error("redis://h", &[("TOLLGATE_REDIS_WAIT_REPLICAS", "one")])
                 .contains("TOLLGATE_REDIS_WAIT_REPLICAS")
         );
+        assert!(error("redis://a,redis://b", &[]).contains("TOLLGATE_REDIS_MODE"));
         assert!(
             error("redis://h", &[("TOLLGATE_REDIS_LEGACY_KEYS", "maybe")])
                 .contains("TOLLGATE_REDIS_LEGACY_KEYS")
