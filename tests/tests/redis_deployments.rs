@@ -323,6 +323,35 @@ async fn on_a_cluster_the_suite_passes_and_a_lookup_is_one_round_trip() {
     assert_eq!(mgets[0].0, cluster.master_of_key(&token_key));
 }
 
+/// ElastiCache Serverless and cluster mode with in-transit encryption: TLS and a cluster
+/// at once (the topology's TLS ports come from `CLUSTER SLOTS` over TLS).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_over_tls_the_suite_passes() {
+    let cluster = RedisCluster::start_tls();
+    let connect = |prefix: &str| {
+        RedisStore::cluster(cluster.tls_urls())
+            .ca_file(cluster.pki().ca_pem_path())
+            .key_prefix(unique_prefix(prefix))
+            .connect()
+    };
+    let store = connect("cluster-tls")
+        .await
+        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    assert!(store.uses_sharded_pubsub());
+    conformance(store).await;
+    conformance(CachingStore::new(
+        connect("cluster-tls-cached").await.unwrap(),
+    ))
+    .await;
+    // Without the CA, no node is trusted.
+    let error = RedisStore::cluster(cluster.tls_urls())
+        .connection_timeout(Duration::from_millis(500))
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(chain(&error).contains("certificate"), "{}", chain(&error));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn on_a_cluster_a_revocation_reaches_the_other_instance() {
     const ROUNDS: usize = 200;

@@ -2,7 +2,8 @@
 //! made with `redis-cli --cluster create`, with the means to find where a key lives, kill a
 //! node, await the failover, restart the node and read per-node command counts.
 
-use super::{RedisServer, TempDir, cli, free_port_with_bus, info_field, poll};
+use super::tls::TestPki;
+use super::{RedisServer, TempDir, cli, free_port, free_port_with_bus, info_field, poll};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -143,6 +144,9 @@ pub(crate) struct RedisCluster {
     ids: HashMap<u16, String>,
     /// For each killed master: its replicas when it was killed (the candidates to succeed it).
     replicas_of_killed: HashMap<u16, Vec<u16>>,
+    /// With TLS: each node's TLS port (clients), beside its plain port (the harness's own
+    /// admin commands), and the PKI (its certificate for every node, the bus in TLS too).
+    tls: Option<(HashMap<u16, u16>, TestPki)>,
     dir: TempDir,
 }
 
@@ -151,18 +155,35 @@ impl RedisCluster {
     /// runs `redis-cli --cluster create … --cluster-replicas 1 --cluster-yes`, and returns
     /// once [`RedisCluster::wait_until_stable`] holds (30 s at most).
     pub(crate) fn start() -> Self {
+        Self::start_inner(None)
+    }
+
+    /// [`RedisCluster::start`] with TLS as ElastiCache runs it: each node also serves TLS
+    /// clients on a port of its own (`--tls-port`, the certificate of a [`TestPki`]), the
+    /// cluster bus and replication speak TLS (`--tls-cluster yes`, `--tls-replication yes`),
+    /// and `CLUSTER SLOTS` answers a TLS client with the TLS ports. The plain ports stay for
+    /// the harness's admin commands. [`RedisCluster::tls_urls`] are the `rediss://` seeds.
+    pub(crate) fn start_tls() -> Self {
+        Self::start_inner(Some(TestPki::generate()))
+    }
+
+    fn start_inner(pki: Option<TestPki>) -> Self {
         let dir = TempDir::new("cluster");
         let mut cluster = Self {
             nodes: HashMap::new(),
             ports: Vec::new(),
             ids: HashMap::new(),
             replicas_of_killed: HashMap::new(),
+            tls: pki.map(|pki| (HashMap::new(), pki)),
             dir,
         };
         for _ in 0..6 {
             let mut last_error = String::new();
             let server = (0..5).find_map(|_| {
                 let port = free_port_with_bus();
+                if let Some((tls_ports, _)) = &mut cluster.tls {
+                    tls_ports.insert(port, free_port());
+                }
                 RedisServer::start_on_with(port, &cluster.node_args(port))
                     .map_err(|e| last_error = e)
                     .ok()
@@ -195,7 +216,7 @@ impl RedisCluster {
     /// The arguments of the node on `port` (after the harness's own `--port P --bind
     /// 127.0.0.1 --save "" --appendonly no`).
     fn node_args(&self, port: u16) -> Vec<String> {
-        [
+        let mut args: Vec<String> = [
             "--cluster-enabled",
             "yes",
             "--cluster-config-file",
@@ -215,7 +236,47 @@ impl RedisCluster {
         ]
         .iter()
         .map(|s| (*s).to_owned())
-        .collect()
+        .collect();
+        if let Some((tls_ports, pki)) = &self.tls {
+            let path = |p: std::path::PathBuf| p.display().to_string();
+            args.extend([
+                "--tls-port".to_owned(),
+                tls_ports[&port].to_string(),
+                "--tls-cluster".to_owned(),
+                "yes".to_owned(),
+                "--tls-replication".to_owned(),
+                "yes".to_owned(),
+                "--tls-cert-file".to_owned(),
+                path(pki.server_cert_path()),
+                "--tls-key-file".to_owned(),
+                path(pki.server_key_path()),
+                "--tls-ca-cert-file".to_owned(),
+                path(pki.ca_pem_path()),
+                // The bus and replication connect as clients: with the client certificate
+                // (the server's is for server authentication only).
+                "--tls-client-cert-file".to_owned(),
+                path(pki.client_cert_path()),
+                "--tls-client-key-file".to_owned(),
+                path(pki.client_key_path()),
+                "--tls-auth-clients".to_owned(),
+                "no".to_owned(),
+            ]);
+        }
+        args
+    }
+
+    /// `rediss://127.0.0.1:T/` of every node (a cluster from [`RedisCluster::start_tls`]).
+    pub(crate) fn tls_urls(&self) -> Vec<String> {
+        let (tls_ports, _) = self.tls.as_ref().expect("a cluster started with TLS");
+        self.ports
+            .iter()
+            .map(|p| format!("rediss://127.0.0.1:{}/", tls_ports[p]))
+            .collect()
+    }
+
+    /// The PKI of a cluster from [`RedisCluster::start_tls`].
+    pub(crate) fn pki(&self) -> &TestPki {
+        &self.tls.as_ref().expect("a cluster started with TLS").1
     }
 
     /// Every node's port (killed ones too), in the order they were started.
