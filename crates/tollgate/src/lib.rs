@@ -52,7 +52,7 @@
 //! |---|---|---|
 //! | `aws_lc_rs` | yes | crypto through aws-lc-rs, the faster backend (needs a C compiler) |
 //! | `rust_crypto` | no | crypto through the pure-Rust RustCrypto crates, for builds without a C compiler |
-//! | `remote` | no | [`remote::RemoteKeys`]: keys from a JWKS URL or OIDC discovery (reqwest with rustls) |
+//! | `remote` | no | `remote::RemoteKeys`: keys from a JWKS URL or OIDC discovery (reqwest with rustls) |
 //! | `alb` | no | `alb::AlbVerifier`: the `x-amzn-oidc-data` header of an AWS Application Load Balancer, its keys fetched per `kid` (enables `remote`) |
 //! | `metrics` | no | verification latency, token and revocation cache hits/misses and JWKS fetches through the [`metrics`](https://docs.rs/metrics) facade; names in [`telemetry`] |
 //!

@@ -29,7 +29,7 @@ pub const REVOCATION_STORE_ERRORS: &str = "tollgate_revocation_store_errors_tota
 /// can use, which replaced the keys it had.
 pub const JWKS_FETCHES: &str = "tollgate_jwks_fetches_total";
 /// Gauge: keys currently loaded from identity providers, summed over every
-/// [`crate::remote::RemoteKeys`] alive (feature `remote`).
+/// `remote::RemoteKeys` alive (feature `remote`).
 pub const JWKS_KEYS: &str = "tollgate_jwks_keys";
 /// Counter: refetches of a JWK Set triggered by a token with an unknown `kid` (at most one
 /// per cooldown; feature `remote`).

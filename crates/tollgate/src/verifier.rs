@@ -429,7 +429,7 @@ impl VerifierBuilder {
     ///   2–3 KiB per typical 1 KiB token, 20–30 MiB at the default bound; tokens may be up
     ///   to [`VerifierBuilder::max_token_len`] long.
     /// - **Keys**: the keys of a built verifier never change, except those of
-    ///   [`VerifierBuilder::remote_keys`]. An entry remembers which remote key set was
+    ///   `VerifierBuilder::remote_keys`. An entry remembers which remote key set was
     ///   current when it was inserted and is trusted only while that set is still current:
     ///   any swap of the remote keys (a refresh, a rotation, a key removed by the identity
     ///   provider) makes every cached token be verified again from scratch. To stop trusting
