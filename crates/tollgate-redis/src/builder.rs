@@ -273,6 +273,13 @@ impl RedisStoreBuilder {
         let urls = || url.split(',').map(str::trim).filter(|u| !u.is_empty());
         let mode = var("TOLLGATE_REDIS_MODE");
         let mut builder = match mode.as_deref().map(str::trim) {
+            None | Some("node" | "cluster") if var("TOLLGATE_REDIS_SENTINEL_MASTER").is_some() => {
+                return Err(StoreError::msg(
+                    "TOLLGATE_REDIS_SENTINEL_MASTER is set, but TOLLGATE_REDIS_MODE is not \
+                     sentinel: set TOLLGATE_REDIS_MODE=sentinel (the URLs are then the \
+                     Sentinels'), or unset the master name",
+                ));
+            }
             None | Some("node") if urls().count() > 1 => {
                 return Err(StoreError::msg(
                     "several Redis URLs were given for one server: set TOLLGATE_REDIS_MODE \
@@ -429,6 +436,12 @@ impl RedisStoreBuilder {
     /// the revocations and answer "not revoked". Only use this against servers reached by
     /// an address their certificates cannot name, with a CA that signs nothing else. The
     /// whole verification can never be turned off: a URL ending in `#insecure` is refused.
+    ///
+    /// Needs the feature `danger-accept-invalid-hostnames`, which turns on the `redis`
+    /// crate's `tls-rustls-insecure` for the whole build: with it, `#insecure` URLs of
+    /// *other* users of `redis` in the same binary turn verification off (this store
+    /// refuses them either way). Not available with Sentinel.
+    #[cfg(feature = "danger-accept-invalid-hostnames")]
     pub fn danger_accept_invalid_hostnames(mut self) -> Self {
         self.tls.accept_invalid_hostnames = true;
         self
@@ -485,10 +498,13 @@ impl RedisStoreBuilder {
     /// Needs a Tokio runtime.
     pub async fn connect(self) -> Result<RedisStore, StoreError> {
         let mut target = self.target?;
-        let tls = target
-            .infos()
-            .iter()
-            .any(|info| matches!(info.addr(), ConnectionAddr::TcpTls { .. }));
+        let is_tls = |info: &ConnectionInfo| matches!(info.addr(), ConnectionAddr::TcpTls { .. });
+        let tls = target.infos().iter().any(is_tls);
+        if tls && !target.infos().iter().all(is_tls) {
+            return Err(StoreError::msg(
+                "some Redis URLs are rediss:// and others redis://: use one scheme for all",
+            ));
+        }
         for info in target.infos_mut() {
             if matches!(info.addr(), ConnectionAddr::TcpTls { insecure: true, .. }) {
                 return Err(StoreError::msg(
@@ -551,9 +567,18 @@ impl RedisStoreBuilder {
                 certificates,
                 accept_invalid_hostnames: self.tls.accept_invalid_hostnames,
             }),
-            Target::Sentinel { sentinels, master } => Topology::Sentinel(tokio::sync::Mutex::new(
-                sentinel_client(&sentinels, &master, certificates)?,
-            )),
+            Target::Sentinel { sentinels, master } => {
+                if self.tls.accept_invalid_hostnames {
+                    return Err(StoreError::msg(
+                        "danger_accept_invalid_hostnames is not available with Sentinel",
+                    ));
+                }
+                Topology::Sentinel(tokio::sync::Mutex::new(sentinel_client(
+                    &sentinels,
+                    &master,
+                    certificates,
+                )?))
+            }
         };
 
         let keys = Keys::new(self.prefix).map_err(StoreError::msg)?;
@@ -596,6 +621,7 @@ fn node_client(
             .clone(),
         None => info,
     };
+    #[cfg(feature = "danger-accept-invalid-hostnames")]
     let info = if accept_invalid_hostnames {
         let mut addr = info.addr().clone();
         addr.set_danger_accept_invalid_hostnames(true);
@@ -603,6 +629,8 @@ fn node_client(
     } else {
         info
     };
+    #[cfg(not(feature = "danger-accept-invalid-hostnames"))]
+    let _ = accept_invalid_hostnames;
     Client::open(info).map_err(invalid)
 }
 
@@ -760,6 +788,13 @@ mod tests {
         );
         assert!(error("redis://a,redis://b", &[]).contains("TOLLGATE_REDIS_MODE"));
         assert!(
+            error(
+                "redis://s:26379",
+                &[("TOLLGATE_REDIS_SENTINEL_MASTER", "m")]
+            )
+            .contains("TOLLGATE_REDIS_MODE=sentinel")
+        );
+        assert!(
             error("redis://h", &[("TOLLGATE_REDIS_LEGACY_KEYS", "maybe")])
                 .contains("TOLLGATE_REDIS_LEGACY_KEYS")
         );
@@ -774,6 +809,14 @@ mod tests {
             refused(RedisStore::builder("rediss://127.0.0.1:1/#insecure"))
                 .await
                 .contains("#insecure")
+        );
+        assert!(
+            refused(RedisStore::cluster([
+                "rediss://127.0.0.1:1/",
+                "redis://127.0.0.1:2/"
+            ]))
+            .await
+            .contains("one scheme")
         );
         assert!(
             refused(RedisStore::builder("redis://127.0.0.1:1/").ca_certificate_pem("x"))

@@ -27,6 +27,9 @@ pub(crate) enum Topology {
 pub(crate) struct ClusterSeeds {
     pub(crate) nodes: Vec<ConnectionInfo>,
     pub(crate) certificates: Option<redis::TlsCertificates>,
+    /// Only read with the feature `danger-accept-invalid-hostnames` (always `false`
+    /// without it).
+    #[cfg_attr(not(feature = "danger-accept-invalid-hostnames"), allow(dead_code))]
     pub(crate) accept_invalid_hostnames: bool,
 }
 
@@ -34,11 +37,6 @@ impl Topology {
     /// Whether this is a Redis Cluster.
     pub(crate) fn is_cluster(&self) -> bool {
         matches!(self, Topology::Cluster(_))
-    }
-
-    /// Whether this is a Sentinel-managed master, which can be demoted under the store.
-    pub(crate) fn is_sentinel(&self) -> bool {
-        matches!(self, Topology::Sentinel(_))
     }
 }
 
@@ -93,6 +91,7 @@ impl Topology {
                 if let Some(certificates) = &seeds.certificates {
                     builder = builder.certs(certificates.clone());
                 }
+                #[cfg(feature = "danger-accept-invalid-hostnames")]
                 if seeds.accept_invalid_hostnames {
                     builder = builder.danger_accept_invalid_hostnames(true);
                 }

@@ -7,7 +7,7 @@ use arc_swap::ArcSwap;
 use redis::{RedisError, RedisResult, Value};
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tollgate::revocation::StoreError;
 
@@ -27,8 +27,9 @@ pub(crate) struct Link {
     current: ArcSwap<Connection>,
     pub(crate) hub: Arc<Hub>,
     /// Whether invalidations go through sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`): on a
-    /// cluster whose servers have it (Redis 7, Valkey).
-    pub(crate) sharded: bool,
+    /// cluster whose servers have it (Redis 7, Valkey). Asked again with every new
+    /// connection, so that instances agree once an engine upgrade has replaced the nodes.
+    sharded: AtomicBool,
     /// How many connections were opened before the current one: numbers them, so that the
     /// hub ignores the push frames of one that was replaced.
     opened: AtomicU64,
@@ -53,27 +54,32 @@ impl Link {
             topology.connect(&hub, 0, timeouts),
         )
         .await?;
-        let sharded = topology.is_cluster()
-            && within(
-                deadline,
-                &hub,
-                "asking Redis whether it has sharded pub/sub",
-                redis::cmd("COMMAND")
-                    .arg("INFO")
-                    .arg("SPUBLISH")
-                    .query_async::<Value>(&mut connection),
-            )
-            .await
-            .map(|info| matches!(info, Value::Array(entries) if entries.first().is_some_and(|e| *e != Value::Nil)))?;
+        let sharded = within(
+            deadline,
+            &hub,
+            "asking Redis whether it has sharded pub/sub",
+            has_sharded_pubsub(&topology, &mut connection),
+        )
+        .await?;
         Ok(Self {
             topology,
             current: ArcSwap::from_pointee(connection),
             hub,
-            sharded,
+            sharded: AtomicBool::new(sharded),
             opened: AtomicU64::new(0),
             timeouts,
             deadline,
         })
+    }
+
+    /// Whether the store talks to a Redis Cluster.
+    pub(crate) fn is_cluster(&self) -> bool {
+        self.topology.is_cluster()
+    }
+
+    /// Whether invalidations go through sharded pub/sub, on the current connection.
+    pub(crate) fn sharded(&self) -> bool {
+        self.sharded.load(Ordering::Relaxed)
     }
 
     /// The current connection.
@@ -95,26 +101,26 @@ impl Link {
         let mut connection = self.connection();
         self.within(
             "subscribing to the Redis invalidation channel",
-            connection.subscribe(self.hub.channel(), self.sharded),
+            connection.subscribe(self.hub.channel(), self.sharded()),
         )
         .await
     }
 
-    /// Whether the current connection answers as it should within the deadline: a `PING`;
-    /// for a Sentinel-managed master, `ROLE`, which must still say `master`.
+    /// Whether the current connection answers as it should within the deadline: on a
+    /// cluster a `PING`; elsewhere `ROLE`, which must say `master`: a Sentinel-managed
+    /// master, or the primary behind a DNS name (ElastiCache's primary endpoint), can be
+    /// demoted under the store and go on answering. A server that refuses `ROLE` (a
+    /// service without it, an ACL without it) counts as answering.
     async fn answers(&self) -> bool {
         let mut connection = self.connection();
-        if self.topology.is_sentinel() {
+        if !self.topology.is_cluster() {
             let cmd = redis::cmd("ROLE");
             let role = cmd.query_async::<Value>(&mut connection);
             return match tokio::time::timeout(self.deadline, role).await {
-                Ok(Ok(Value::Array(role))) => {
-                    matches!(
-                        role.first(),
-                        Some(Value::BulkString(name)) if name == b"master"
-                    ) || matches!(role.first(), Some(Value::SimpleString(name)) if name == "master")
-                }
-                _ => false,
+                Ok(Ok(Value::Array(role))) => is_master(role.first()),
+                Ok(Ok(_)) => true,
+                Ok(Err(error)) => answered(&error),
+                Err(_) => false,
             };
         }
         let cmd = redis::cmd("PING");
@@ -129,7 +135,7 @@ impl Link {
     /// Sends `SUBSCRIBE` on `connection`: `false` if it did not answer at all (an error
     /// reply is an answer: the connection works).
     async fn subscribe(&self, mut connection: Connection) -> bool {
-        let subscribe = connection.subscribe(self.hub.channel(), self.sharded);
+        let subscribe = connection.subscribe(self.hub.channel(), self.sharded());
         match tokio::time::timeout(self.deadline, subscribe).await {
             Ok(Ok(())) => true,
             Ok(Err(error)) => answered(&error),
@@ -150,11 +156,35 @@ impl Link {
                 return;
             }
         };
+        let mut probe = connection.clone();
+        if let Ok(sharded) = self
+            .within(
+                "asking Redis whether it has sharded pub/sub",
+                has_sharded_pubsub(&self.topology, &mut probe),
+            )
+            .await
+        {
+            self.sharded.store(sharded, Ordering::Relaxed);
+        }
         self.hub.switch_to(number);
         self.current.store(Arc::new(connection.clone()));
         tracing::info!(target: "tollgate_redis", "replaced the Redis connection");
         self.subscribe(connection).await;
     }
+}
+
+/// Whether invalidations should go through sharded pub/sub on `connection`: on a cluster
+/// whose servers have `SPUBLISH` (Redis 7, Valkey).
+async fn has_sharded_pubsub(topology: &Topology, connection: &mut Connection) -> RedisResult<bool> {
+    if !topology.is_cluster() {
+        return Ok(false);
+    }
+    let info: Value = redis::cmd("COMMAND")
+        .arg("INFO")
+        .arg("SPUBLISH")
+        .query_async(connection)
+        .await?;
+    Ok(matches!(info, Value::Array(entries) if entries.first().is_some_and(|e| *e != Value::Nil)))
 }
 
 /// Awaits `operation` for at most `deadline`: the connection bounds each connection
@@ -184,6 +214,15 @@ pub(crate) async fn within<T>(
                 elapsed,
             ))
         }
+    }
+}
+
+/// Whether the first element of a `ROLE` reply says `master`.
+fn is_master(role: Option<&Value>) -> bool {
+    match role {
+        Some(Value::BulkString(name)) => name == b"master",
+        Some(Value::SimpleString(name)) => name == "master",
+        _ => false,
     }
 }
 

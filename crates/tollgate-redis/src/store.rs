@@ -107,7 +107,7 @@ impl fmt::Debug for RedisStore {
             .field("target", &inner.target)
             .field("prefix", &inner.keys.prefix())
             .field("subscribed", &hub.is_subscribed())
-            .field("sharded_pubsub", &inner.link.sharded)
+            .field("sharded_pubsub", &inner.link.sharded())
             .field("wait_for_replicas", &inner.replicas)
             .field("read_legacy_keys", &inner.legacy_keys)
             .field("listeners", &hub.listener_count())
@@ -197,7 +197,7 @@ impl RedisStore {
     /// Whether invalidations go through sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`): on a
     /// cluster whose servers have it.
     pub fn uses_sharded_pubsub(&self) -> bool {
-        self.inner.link.sharded
+        self.inner.link.sharded()
     }
 
     /// Reads `key` (from [`token_key`](Self::token_key) or
@@ -226,10 +226,10 @@ impl RedisStore {
         self.listeners.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs `change` and announces it with `message`, in one round trip where the
-    /// announcement can share it: on one server, and on a cluster with classic pub/sub.
-    /// With sharded pub/sub the channel has a slot of its own, so `SPUBLISH` follows the
-    /// change, once Redis has it.
+    /// Runs `changes` and announces them with `message`, in one round trip on one server.
+    /// On a cluster the channel has a slot of its own, which a pipeline cannot share with
+    /// the change's: the announcement (`SPUBLISH`, or `PUBLISH` without sharded pub/sub)
+    /// follows, once Redis has the change.
     ///
     /// A plain pipeline, not `MULTI`/`EXEC`: Redis 7.0 embeds a RESP3 push raised inside a
     /// transaction in the `EXEC` reply, so the connection's own subscription would never
@@ -237,32 +237,42 @@ impl RedisStore {
     /// `PUBLISH` still follows the write, and a failure of either is the caller's error.
     ///
     /// With [`wait_for_replicas`](RedisStoreBuilder::wait_for_replicas), `WAIT` follows
-    /// the change on the same node; a change too few replicas acknowledged is announced all
+    /// the changes on the same node; a change too few replicas acknowledged is announced all
     /// the same (the primary has it), then reported as an error.
     async fn write(
         &self,
-        change: redis::Cmd,
+        changes: Vec<redis::Cmd>,
         message: Message,
         what: &'static str,
     ) -> Result<(), StoreError> {
         let inner = &*self.inner;
         let link = &inner.link;
-        let mut announce = redis::cmd(if link.sharded { "SPUBLISH" } else { "PUBLISH" });
+        let mut announce = redis::cmd(if link.sharded() {
+            "SPUBLISH"
+        } else {
+            "PUBLISH"
+        });
         announce.arg(self.channel()).arg(message.encode());
         let mut pipe = redis::pipe();
-        pipe.add_command(change).ignore();
+        for change in changes {
+            pipe.add_command(change).ignore();
+        }
         if inner.replicas > 0 {
             let timeout = u64::try_from(inner.wait_timeout.as_millis()).unwrap_or(u64::MAX);
             pipe.cmd("WAIT").arg(inner.replicas).arg(timeout.max(1));
         }
-        if !link.sharded {
+        let separately = link.is_cluster();
+        if !separately {
             pipe.add_command(announce.clone()).ignore();
         }
         let mut connection = link.connection();
         let acknowledged: Vec<u64> = link.within(what, pipe.query_async(&mut connection)).await?;
-        if link.sharded {
-            link.within(what, announce.query_async::<()>(&mut connection))
-                .await?;
+        if separately {
+            link.within(
+                "announcing a stored revocation (it is stored: retry to announce it)",
+                announce.query_async::<()>(&mut connection),
+            )
+            .await?;
         }
         if inner.replicas > 0 {
             let replicas = acknowledged.first().copied().unwrap_or(0);
@@ -279,11 +289,14 @@ impl RedisStore {
         Ok(())
     }
 
-    /// Stores `value` until `until` with [`PUT_SCRIPT`] (never weakening what is stored),
-    /// and announces it; nothing when `until` has passed.
+    /// Stores `value` under `key` until `until` with [`PUT_SCRIPT`] (never weakening what
+    /// is stored), and announces it; nothing when `until` has passed. While lookups read
+    /// the 0.1 layout, the revocation goes under its `legacy` key too, so that instances
+    /// not yet upgraded see it during a rolling upgrade.
     async fn put(
         &self,
         key: String,
+        legacy: String,
         value: u64,
         until: u64,
         message: Message,
@@ -292,14 +305,21 @@ impl RedisStore {
         if until <= now_secs() {
             return Ok(());
         }
-        let mut change = redis::cmd("EVAL");
-        change
-            .arg(PUT_SCRIPT)
-            .arg(1)
-            .arg(key)
-            .arg(value)
-            .arg(until.min(MAX_EXAT));
-        self.write(change, message, what).await
+        let eval = |key: String| {
+            let mut change = redis::cmd("EVAL");
+            change
+                .arg(PUT_SCRIPT)
+                .arg(1)
+                .arg(key)
+                .arg(value)
+                .arg(until.min(MAX_EXAT));
+            change
+        };
+        let mut changes = vec![eval(key)];
+        if self.inner.legacy_keys {
+            changes.push(eval(legacy));
+        }
+        self.write(changes, message, what).await
     }
 
     /// Deletes `key`, and under the old layout `legacy` too when lookups read it.
@@ -315,7 +335,7 @@ impl RedisStore {
         if self.inner.legacy_keys {
             change.arg(legacy);
         }
-        self.write(change, message, what).await
+        self.write(vec![change], message, what).await
     }
 
     async fn lookup(&self, token: &TokenRef) -> Result<Status, StoreError> {
@@ -382,6 +402,7 @@ impl RevocationStore for RedisStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(self.put(
             self.token_key(issuer, subject, id),
+            self.inner.keys.legacy_token(issuer, id),
             1,
             until,
             Message::token(issuer, id),
@@ -398,6 +419,7 @@ impl RevocationStore for RedisStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(self.put(
             self.subject_key(issuer, subject),
+            self.inner.keys.legacy_subject(issuer, subject),
             before,
             until,
             Message::subject(issuer, subject),
