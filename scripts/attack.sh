@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Replays attacks of SECURITY-CASES.md with curl against a *running* tollgate demo, over
+# Replays attacks of docs/security-cases.md with curl against a *running* tollgate demo, over
 # real HTTP, and checks each answer: status and WWW-Authenticate. Exits 1 if any answer is
 # not the expected one. (CI runs the same attacks, and more, as the Rust test
 # tests/tests/attack_e2e.rs; this script is for poking at a live process by hand.)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load test of issue 6: drives the tollgate-loadtest server (release build, 127.0.0.1 only)
+# The load test: drives the tollgate-loadtest server (release build, 127.0.0.1 only)
 # with wrk and prints requests/s and latency p50/p99 for /noauth, /rs256 and /rs256-cached,
 # then /rs256 of jwt-authorizer-server (jwt-authorizer 0.15 on axum 0.7, from the separate
 # benches/peers workspace; same key, rules and token) and the ratios tollgate /rs256 ÷

@@ -1,4 +1,4 @@
-//! Heap allocations per verification and per request, per algorithm (issue 6, part 1).
+//! Heap allocations per verification and per request, per algorithm.
 //!
 //! ```text
 //! cargo bench -p tollgate-benches --bench allocations

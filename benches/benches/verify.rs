@@ -1,4 +1,4 @@
-//! What verification costs per algorithm, side by side with the floor (issue 6, part 1).
+//! What verification costs per algorithm, side by side with the floor.
 //!
 //! ```text
 //! cargo bench -p tollgate-benches --bench verify -- --warm-up-time 1 --measurement-time 3

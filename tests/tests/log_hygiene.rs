@@ -1,4 +1,4 @@
-//! Log hygiene (`SECURITY-CASES.md`: "no full token or secret appears in logs"): every
+//! Log hygiene (`docs/security-cases.md`: no whole token or secret in the logs): every
 //! `tracing` event and span of full request cycles, at TRACE level and for every target, is
 //! captured, then searched for tokens and secrets.
 //!

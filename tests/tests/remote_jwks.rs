@@ -1,4 +1,4 @@
-//! Keys from an identity provider (issue 4): `RemoteKeys` behind the `AuthLayer`, against a
+//! Keys from an identity provider: `RemoteKeys` behind the `AuthLayer`, against a
 //! JWKS / OIDC discovery server of the test's own on 127.0.0.1 (real HTTP, port 0). The
 //! server can rotate its keys, go down (503, or no listener at all), answer slowly, answer
 //! garbage or a huge body, and counts its hits per path.

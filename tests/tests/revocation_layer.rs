@@ -1,4 +1,4 @@
-//! Revocation through the `AuthLayer`: cases 37–39 of `SECURITY-CASES.md` (case 40, the
+//! Revocation through the `AuthLayer`: cases 37–39 of `docs/security-cases.md` (case 40, the
 //! store failure policy, runs against a real Redis in `revocation_stores.rs`).
 
 mod common;

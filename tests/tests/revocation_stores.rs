@@ -1,6 +1,6 @@
 //! Every revocation store against one conformance suite, and the Redis store against a real
 //! Redis: expiry, propagation between two instances, an outage and its recovery (case 40
-//! of `SECURITY-CASES.md` through the layer), and concurrent misses sharing one lookup.
+//! of `docs/security-cases.md` through the layer), and concurrent misses sharing one lookup.
 //!
 //! DynamoDB: each test starts its own dynalite (`tests/dynamodb/`, installed with `npm ci
 //! --prefix tests/dynamodb`) on a free loopback port, with a fresh table; the DynamoDB

@@ -1,4 +1,4 @@
-//! One test (at least) per numbered line of `SECURITY-CASES.md`, cases 1 to 40, named
+//! One test (at least) per numbered case of `docs/security-cases.md`, cases 1 to 40, named
 //! `case_NN_…`, each driven through an axum `Router` with the `AuthLayer` applied, by
 //! `tower::ServiceExt::oneshot`.
 //!

@@ -12,12 +12,11 @@
 //! tollgate builds it (`Key` does not expose its `DecodingKey`). Every route must agree.
 //!
 //! **(b) JWS-level vectors** — `json_web_signature_test.json` and `json_web_key_test.json` —
-//! are read at run time from the shared vector folder (never copied into this repository):
-//! `$TOLLGATE_WYCHEPROOF_DIR`, else `../shared/vectors/wycheproof` next to the workspace.
-//! Every compact `jws` goes through a `tollgate::Verifier` built from the group's keys, and
-//! keys that must not load are checked to be refused. When the folder is absent the tests say
-//! so and pass, unless `TOLLGATE_REQUIRE_VECTORS=1` (set by `.ci/run`), which makes absence a
-//! failure.
+//! are not in that crate, so a copy lives in this repository, in `tests/vectors/wycheproof/`
+//! (its README says where they come from and under which license). Every compact `jws` goes
+//! through a `tollgate::Verifier` built from the group's keys, and keys that must not load
+//! are checked to be refused. The files are required: a missing or unreadable file fails the
+//! test.
 //!
 //! Rules, each explained where it is applied:
 //! - `acceptable` is treated as "must reject" ([`must_accept`]).
@@ -58,10 +57,11 @@ fn report(line: &str) {
 
 /// Whether a verifier must accept a vector with this `result`.
 ///
-/// `acceptable` counts as "must reject" (the vector folder's README). In the six primitive
-/// sets the only `acceptable` vector is RS256 tcId 8, a PKCS #1 v1.5 signature whose
-/// DigestInfo lacks the NULL parameters: a legacy encoding RFC 8017 does not produce and a
-/// JWT verifier has no reason to accept, so no exception is needed.
+/// `acceptable` counts as "must reject": a verifier has no use for what Wycheproof only
+/// tolerates. In the six primitive sets the only `acceptable` vector is RS256 tcId 8, a
+/// PKCS #1 v1.5 signature whose DigestInfo lacks the NULL parameters: a legacy encoding
+/// RFC 8017 does not produce and a JWT verifier has no reason to accept, so no exception is
+/// needed.
 fn must_accept(result: TestResult) -> bool {
     result == TestResult::Valid
 }
@@ -533,14 +533,15 @@ fn wycheproof_hs256_hmac_sha256() {
 }
 
 // ---------------------------------------------------------------------------------------
-// (b) JWS-level vectors from the shared folder
+// (b) JWS-level vectors from `tests/vectors/wycheproof/`
 // ---------------------------------------------------------------------------------------
 
 const JWS_FILE: &str = "json_web_signature_test.json";
 const JWK_FILE: &str = "json_web_key_test.json";
 
-/// Known data bugs in `json_web_signature_test.json` (the vector folder's README). They are
-/// still run, and what tollgate did is printed, but they count neither way.
+/// Known data bugs in `json_web_signature_test.json` (also listed in
+/// `tests/vectors/wycheproof/README.md`). They are still run, and what tollgate did is
+/// printed, but they count neither way.
 const SKIPPED: &[(u64, &str)] = &[
     (
         357,
@@ -674,32 +675,11 @@ fn verifier_for(keys: &KeySet) -> Verifier {
         .expect("a verifier builds from a non-empty key set")
 }
 
-/// Where the shared vectors are: `$TOLLGATE_WYCHEPROOF_DIR`, else
-/// `../shared/vectors/wycheproof` next to the workspace root. `None` when that folder is
-/// absent, which fails the test if `TOLLGATE_REQUIRE_VECTORS=1`. A folder that is there but
-/// lacks a file, or holds one that does not parse, always fails ([`read_vectors`]).
-fn shared_vectors() -> Option<PathBuf> {
-    let dir = std::env::var_os("TOLLGATE_WYCHEPROOF_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors/wycheproof")
-        });
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    let required = std::env::var("TOLLGATE_REQUIRE_VECTORS").is_ok_and(|v| v == "1");
-    assert!(
-        !required,
-        "the Wycheproof vector folder {} is absent and TOLLGATE_REQUIRE_VECTORS=1",
-        dir.display()
-    );
-    report(&format!(
-        "wycheproof: vector folder {} is absent: JWS-level vectors NOT run (set \
-         TOLLGATE_WYCHEPROOF_DIR to where they are; TOLLGATE_REQUIRE_VECTORS=1 makes this a \
-         failure)",
-        dir.display()
-    ));
-    None
+/// Where the JWS-level vectors are: `tests/vectors/wycheproof/` in this repository. They
+/// are always required; a file that is missing or does not parse fails the test
+/// ([`read_vectors`]).
+fn vectors_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors/wycheproof")
 }
 
 /// Reads one vector file and checks that its `numberOfTests` matches its content.
@@ -957,9 +937,7 @@ impl JwsTally {
 #[test]
 fn wycheproof_json_web_signature() {
     const FILE: &str = JWS_FILE;
-    let Some(dir) = shared_vectors() else {
-        return;
-    };
+    let dir = vectors_dir();
     let doc = read_vectors(&dir, FILE);
     let mut tally = JwsTally::default();
     for group in groups(&doc) {
@@ -1021,9 +999,7 @@ fn wycheproof_json_web_signature() {
 #[test]
 fn wycheproof_json_web_key() {
     const FILE: &str = JWK_FILE;
-    let Some(dir) = shared_vectors() else {
-        return;
-    };
+    let dir = vectors_dir();
     let doc = read_vectors(&dir, FILE);
     let mut tally = JwsTally::default();
     for group in groups(&doc) {

@@ -1,4 +1,4 @@
-//! Axum 0.8 side of the peers comparison (issue 6, part 2): per algorithm, the floor
+//! Axum 0.8 side of the peers comparison: per algorithm, the floor
 //! (`jsonwebtoken::decode` into a `serde_json::Value`, and `floor_typed` into the handler's
 //! struct), a no-auth router, tollgate (`AuthLayer` + `Claims<T>`) and
 //! axum-jwt-auth 0.7 (`Claims<T>` extractor with a `LocalDecoder` in the state), every

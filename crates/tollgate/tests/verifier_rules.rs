@@ -1,5 +1,5 @@
 //! Every rule of the `Verifier`, from both sides: the token it must accept and the token it
-//! must refuse, with the exact `ErrorKind`. The cases follow `SECURITY-CASES.md`.
+//! must refuse, with the exact `ErrorKind`. The cases follow `docs/security-cases.md`.
 //!
 //! Malicious tokens are built by hand: the header and payload are written as raw bytes,
 //! base64url-encoded, and signed with `jsonwebtoken::crypto::sign`, so that a token can be

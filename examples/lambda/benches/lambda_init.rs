@@ -1,4 +1,4 @@
-//! What a Lambda cold start spends in tollgate: keys, verifier, layer and router (issue 7).
+//! What a Lambda cold start spends in tollgate: keys, verifier, layer and router.
 //!
 //! ```text
 //! cargo bench -p tollgate-lambda-router --bench lambda_init

@@ -1,4 +1,5 @@
-//! The server driven by `scripts/loadtest.sh` (issue 6, load test), and the token minter.
+//! The server driven by `scripts/loadtest.sh` (the load test of `BENCHMARKS.md`), and the
+//! token minter.
 //!
 //! | route | auth |
 //! |---|---|

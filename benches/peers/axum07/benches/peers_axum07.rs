@@ -1,4 +1,4 @@
-//! Axum 0.7 side of the peers comparison (issue 6, part 2): jwt-authorizer 0.15 needs
+//! Axum 0.7 side of the peers comparison: jwt-authorizer 0.15 needs
 //! axum 0.7, so it is measured here next to an axum 0.7 no-auth router and the same
 //! `jsonwebtoken` 12 floor as the axum 0.8 binary; ratios go to these two baselines.
 
