@@ -2,6 +2,7 @@
 //! `dynamodb create-table` command.
 
 use crate::error::CliError;
+use crate::output::Output;
 use crate::redis::Stored;
 use tollgate_dynamodb::{DynamoDbStore, StoredRevocation};
 
@@ -41,7 +42,7 @@ pub(crate) async fn read(
 }
 
 /// `tollgate dynamodb create-table`: the table, then TTL on `until`.
-pub(crate) async fn create_table(table: &str) -> Result<Vec<String>, CliError> {
+pub(crate) async fn create_table(output: Output, table: &str) -> Result<Vec<String>, CliError> {
     let store = connect(table).await;
     store
         .create_table()
@@ -58,7 +59,7 @@ pub(crate) async fn create_table(table: &str) -> Result<Vec<String>, CliError> {
             tollgate_dynamodb::UNTIL
         )),
         // dynalite and some other local servers do not implement UpdateTimeToLive.
-        Err(error) => crate::warn(&format!(
+        Err(error) => output.warn(&format!(
             "TTL not enabled ({error}): expired revocations are still ignored, but stay in \
              the table until TTL is enabled on {:?}",
             tollgate_dynamodb::UNTIL

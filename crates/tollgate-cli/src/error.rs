@@ -61,3 +61,13 @@ pub(crate) fn one_line(text: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_are_distinct() {
+        assert_ne!(EXIT_REFUSED, EXIT_ERROR);
+    }
+}

@@ -3,6 +3,7 @@
 //! [`RedisStoreBuilder::from_env`]).
 
 use crate::error::CliError;
+use crate::output::Output;
 use tollgate_redis::redis::IntoConnectionInfo as _;
 use tollgate_redis::{RedisStore, RedisStoreBuilder};
 
@@ -28,12 +29,24 @@ pub(crate) fn target(url: &str) -> String {
 }
 
 /// Whether `url` carries a password.
-pub(crate) fn has_password(url: &str) -> bool {
+fn has_password(url: &str) -> bool {
     url.split(',').any(|one| {
         one.trim()
             .into_connection_info()
             .is_ok_and(|info| info.redis_settings().password().is_some())
     })
+}
+
+/// Warns when `url` holds a password and was given on the command line rather than in
+/// `TOLLGATE_REDIS_URL`.
+pub(crate) fn url_warning(output: Output, url: &str) {
+    let from_env = std::env::var("TOLLGATE_REDIS_URL").is_ok_and(|v| v == url);
+    if !from_env && has_password(url) {
+        output.warn(
+            "the Redis URL holds a password and is on the command line, visible to other \
+             local users and in shell history; set TOLLGATE_REDIS_URL instead",
+        );
+    }
 }
 
 /// A store on `url` with key prefix `prefix`, as a service configured alike would have.

@@ -2,6 +2,7 @@
 //! anything**: for `inspect`, and to put a refused token's values into the reason.
 
 use crate::error::CliError;
+use crate::output::Output;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
@@ -14,7 +15,7 @@ const MAX_INPUT: u64 = 1024 * 1024;
 /// The token named by `arg`: `-` reads it from stdin, anything else is the token itself
 /// (with a warning: a command line is visible to other local users and kept in shell
 /// history). Surrounding whitespace and a leading `Bearer ` are dropped.
-pub(crate) fn read(arg: &str) -> Result<String, CliError> {
+pub(crate) fn read(output: Output, arg: &str) -> Result<String, CliError> {
     let raw = if arg == "-" {
         let mut text = String::new();
         std::io::stdin()
@@ -28,7 +29,7 @@ pub(crate) fn read(arg: &str) -> Result<String, CliError> {
         }
         text
     } else {
-        crate::warn(
+        output.warn(
             "a token on the command line is visible to other local users and in shell \
              history; pass `-` and pipe it on stdin instead",
         );

@@ -15,6 +15,7 @@
 //!   backoff. Until a first set was loaded, a token whose key is not among the static keys
 //!   fails with [`ErrorKind::KeysUnavailable`](crate::ErrorKind::KeysUnavailable) (a 503:
 //!   the client did nothing wrong).
+//!   [`RemoteKeys::last_error`] tells why the most recent fetch failed.
 //! - **Keys withdrawn**: a JWK Set the provider did serve replaces the keys, even when it
 //!   holds no usable key (`{"keys":[]}`, or only keys that are skipped): a key the provider
 //!   removed is never trusted past that answer. The fetch is then logged at ERROR and
@@ -79,7 +80,8 @@ enum Source {
     Discovery(String),
 }
 
-/// Why a fetch failed. Logged; the last good keys stay in use.
+/// Why a fetch failed. Logged, and kept as [`RemoteKeys::last_error`]; the last good keys
+/// stay in use.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum FetchError {
@@ -232,6 +234,7 @@ impl RemoteKeysBuilder {
             fetch_lock: Arc::new(tokio::sync::Mutex::new(None)),
             task: Mutex::new(None),
             loaded: tokio::sync::Notify::new(),
+            last_error: ArcSwapOption::empty(),
         });
         let task = runtime.spawn(refresh_loop(Arc::downgrade(&shared)));
         *shared.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task.abort_handle());
@@ -263,6 +266,8 @@ struct Shared {
     fetch_lock: Arc<tokio::sync::Mutex<Option<Instant>>>,
     task: Mutex<Option<AbortHandle>>,
     loaded: tokio::sync::Notify,
+    /// Why the most recent fetch failed; `None` once one succeeds.
+    last_error: ArcSwapOption<FetchError>,
 }
 
 impl Drop for Shared {
@@ -291,6 +296,10 @@ impl fmt::Debug for RemoteKeys {
             .field("source", &shared.source)
             .field("keys", &shared.keys.load().as_ref().map(|k| k.len()))
             .field("loads", &shared.loads.load(Ordering::Relaxed))
+            .field(
+                "last_error",
+                &shared.last_error.load().as_ref().map(|e| e.to_string()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -336,6 +345,29 @@ impl RemoteKeys {
     /// How many JWK Set fetches were attempted so far (for tests and metrics).
     pub fn fetch_count(&self) -> u64 {
         self.shared.fetches.load(Ordering::Relaxed)
+    }
+
+    /// Why the most recent fetch failed (the same error tollgate logs at WARN as `JWK Set
+    /// fetch failed`), or `None` when it succeeded or no fetch has ended yet. A successful
+    /// fetch clears it, including one that served no usable key (that set replaces the
+    /// keys: see [`RemoteKeys::current`]). One atomic load; never waits.
+    ///
+    /// For a startup check or a command-line tool that must say why no key could be loaded:
+    ///
+    /// ```no_run
+    /// # use tollgate::remote::RemoteKeys;
+    /// # use std::time::Duration;
+    /// # async fn demo(keys: RemoteKeys) {
+    /// if !keys.wait_until_loaded(Duration::from_secs(5)).await {
+    ///     match keys.last_error() {
+    ///         Some(error) => eprintln!("no keys: {error}"), // e.g. "server answered 404"
+    ///         None => eprintln!("no keys within 5 s"),
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn last_error(&self) -> Option<Arc<FetchError>> {
+        self.shared.last_error.load_full()
     }
 
     /// Waits until a first key set is loaded, at most `limit`; whether one is.
@@ -424,7 +456,7 @@ async fn refresh_loop(shared: Weak<Shared>) {
 
 impl Shared {
     /// Fetches the key set and swaps it in; returns the `max-age` the server gave.
-    async fn fetch_and_store(&self) -> Result<Option<Duration>, FetchError> {
+    async fn fetch_and_store(&self) -> Result<Option<Duration>, Arc<FetchError>> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         match self.fetch().await {
             Ok((keys, max_age)) => {
@@ -448,6 +480,7 @@ impl Shared {
                     crate::telemetry::jwks_fetch(crate::telemetry::FetchResult::Success);
                 }
                 let loaded = keys.len();
+                self.last_error.store(None);
                 let previous = self.keys.swap(Some(Arc::new(keys)));
                 crate::telemetry::jwks_keys_changed(
                     loaded as f64 - previous.map_or(0, |keys| keys.len()) as f64,
@@ -460,6 +493,8 @@ impl Shared {
                 crate::telemetry::jwks_fetch(crate::telemetry::FetchResult::Failure);
                 let stale = self.keys.load().is_some();
                 tracing::warn!(target: "tollgate::remote", %error, keeping_stale_keys = stale, "JWK Set fetch failed");
+                let error = Arc::new(error);
+                self.last_error.store(Some(Arc::clone(&error)));
                 Err(error)
             }
         }
