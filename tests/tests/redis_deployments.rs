@@ -244,6 +244,27 @@ async fn revocations_under_the_old_layout_still_hold_after_an_upgrade() {
         Status::Active
     );
 
+    // During the transition a new revocation goes under the old keys too, so that the
+    // instances still running 0.1 (which read only those) refuse it as well.
+    let fresh = tokens.token("rolf");
+    revoke(&store, &fresh).await;
+    let old_fresh = format!(
+        "{prefix}t:{}:{}{}",
+        fresh.issuer.len(),
+        fresh.issuer,
+        fresh.id
+    );
+    let stored: Option<String> = redis::cmd("GET")
+        .arg(&old_fresh)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.as_deref(),
+        Some("1"),
+        "a 0.1 instance would accept it"
+    );
+
     // Turned off after the transition, the old keys are no longer read...
     let after = RedisStore::builder(redis.url.as_str())
         .key_prefix(prefix.clone())

@@ -214,7 +214,8 @@ Examples:
 const REVOKE_HELP: &str = "\
 Every service that checks revocations in the same Redis (same --prefix) refuses the
 token(s) from its next request on. Two kinds:
-  --jti J --exp T     one token, by its jti (and --sub S: its subject, if it has one);
+  --jti J --exp T     one token, by its jti, with --sub S (its subject) or --no-sub
+                      (a token without one);
                       kept until its exp plus the leeway
   --sub S             every token of subject S issued before --before (default: up to
                       now, this second included),
@@ -397,6 +398,9 @@ pub(crate) struct RevokeArgs {
     /// subject of that one token (Redis files a token's revocation under its subject)
     #[arg(long, value_name = "SUBJECT")]
     pub(crate) sub: Option<String>,
+    /// With --jti: the token has no `sub` claim (instead of --sub)
+    #[arg(long, requires = "jti", conflicts_with = "sub")]
+    pub(crate) no_sub: bool,
     /// Cut-off time: tokens issued before it are refused [default: every token issued so
     /// far, this second included]
     #[arg(long, value_name = "TIME", requires = "sub", conflicts_with = "jti", value_parser = time::parse_time)]

@@ -814,12 +814,12 @@ async fn a_token_revoked_by_jti_is_refused_by_the_library_store() {
     let exp = claims["exp"].as_u64().unwrap().to_string();
     let with_redis = ["--redis", redis.url.as_str(), "--prefix", prefix.as_str()];
 
-    // Without the token's subject, Redis files the revocation where a token without `sub`
-    // would be: the CLI warns.
-    let mut unfiled = vec!["revoke", "--iss", ISS, "--jti", "other-jti", "--exp", &exp];
+    // Without the token's subject the revocation would be filed where a token without
+    // `sub` is looked up, and this token would stay accepted: refused, exit 2.
+    let mut unfiled = vec!["revoke", "--iss", ISS, "--jti", &jti, "--exp", &exp];
     unfiled.extend_from_slice(&with_redis);
-    let warned = run(dir.path(), &unfiled).expect(0);
-    assert!(warned.stderr.contains("no --sub given"), "{warned:#?}");
+    let refused = run(dir.path(), &unfiled).expect(2);
+    assert!(refused.stderr.contains("--no-sub"), "{refused:#?}");
 
     let mut revoke = vec![
         "revoke", "--json", "--iss", ISS, "--jti", &jti, "--exp", &exp, "--sub", &sub,

@@ -85,11 +85,13 @@ pub(crate) fn revoke(output: Output, args: RevokeArgs) -> Result<u8, CliError> {
             return Ok(0);
         }
         let subject = args.sub.as_deref();
-        if subject.is_none() {
-            output.warn(
-                "no --sub given: this revokes the token only if it has no `sub` claim; for a \
-                 token with one, pass it (Redis files a token's revocation under its subject)",
-            );
+        if subject.is_none() && !args.no_sub {
+            // Redis files a token's revocation under its subject: one filed under none would
+            // leave a token that has one accepted, while saying it was revoked.
+            return Err(CliError::usage(
+                "--jti needs the token's subject: pass --sub S, or --no-sub for a token \
+                 without a `sub` claim",
+            ));
         }
         runtime
             .block_on(store.revoke_token(&issuer, subject, jti, until))
