@@ -9,9 +9,12 @@
 //! Keys use a prefix unique to the run; nothing is flushed.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use tollgate::revocation::{RevocationStore, Status, TokenRef};
-use tollgate::{Signer, SigningKey, TokenRequest, Verifier};
+use tollgate::revocation::{RevocationStore, Status};
 use tollgate_redis::RedisStore;
+
+#[path = "common/token_ref.rs"]
+mod token_ref;
+use token_ref::token_ref;
 
 fn redis_miss(c: &mut Criterion) {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
@@ -30,19 +33,7 @@ fn redis_miss(c: &mut Criterion) {
         .block_on(client.get_multiplexed_async_connection())
         .unwrap();
 
-    let signer = Signer::builder(SigningKey::generate_ed25519("bench").unwrap())
-        .issuer("https://issuer.bench")
-        .build()
-        .unwrap();
-    let verifier = Verifier::builder()
-        .keys(signer.verification_keys().unwrap())
-        .issuer("https://issuer.bench")
-        .build()
-        .unwrap();
-    let token = verifier
-        .verify(&signer.issue(&TokenRequest::new("alice")).unwrap().token)
-        .unwrap();
-    let view = TokenRef::new(&token);
+    let view = token_ref();
 
     let mut group = c.benchmark_group("redis_round_trip");
     group.bench_function("ping", |b| {

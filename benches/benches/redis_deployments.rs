@@ -12,9 +12,12 @@
 //! 3-replica cluster.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use tollgate::revocation::{RevocationStore, Status, TokenRef};
-use tollgate::{Signer, SigningKey, TokenRequest, Verifier};
+use tollgate::revocation::{RevocationStore, Status};
 use tollgate_redis::RedisStore;
+
+#[path = "common/token_ref.rs"]
+mod token_ref;
+use token_ref::token_ref;
 
 #[allow(unreachable_pub)]
 #[path = "../../tests/tests/redis_harness/mod.rs"]
@@ -22,25 +25,9 @@ mod redis_harness;
 use redis_harness::cluster::RedisCluster;
 use redis_harness::tls::TlsRedis;
 
-fn token() -> TokenRef {
-    let signer = Signer::builder(SigningKey::generate_ed25519("bench").unwrap())
-        .issuer("https://issuer.bench")
-        .build()
-        .unwrap();
-    let verifier = Verifier::builder()
-        .keys(signer.verification_keys().unwrap())
-        .issuer("https://issuer.bench")
-        .build()
-        .unwrap();
-    let verified = verifier
-        .verify(&signer.issue(&TokenRequest::new("alice")).unwrap().token)
-        .unwrap();
-    TokenRef::new(&verified)
-}
-
 fn deployments(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let view = token();
+    let view = token_ref();
     let prefix = format!("tollgate-bench-{}:", std::process::id());
 
     let tls = TlsRedis::start();

@@ -594,15 +594,7 @@ async fn redis_outage_fails_closed_or_open_and_recovers_by_itself() {
     // Up: a good token passes, a revoked one does not.
     let (good, _) = tokens.issue("niaj");
     let (revoked, revoked_ref) = tokens.issue("niaj");
-    store
-        .revoke_token(
-            &revoked_ref.issuer,
-            revoked_ref.subject.as_deref(),
-            &revoked_ref.id,
-            revoked_ref.until,
-        )
-        .await
-        .unwrap();
+    revoke(&store, &revoked_ref).await;
     assert_eq!(send(&closed, &good).await, StatusCode::OK);
     assert_eq!(send(&closed, &revoked).await, StatusCode::UNAUTHORIZED);
 
@@ -665,15 +657,7 @@ async fn redis_outage_fails_closed_or_open_and_recovers_by_itself() {
         .unwrap();
     let token = tokens.token("peggy");
     assert_eq!(store.check(&token).await.unwrap(), Status::Active);
-    other
-        .revoke_token(
-            &token.issuer,
-            token.subject.as_deref(),
-            &token.id,
-            token.until,
-        )
-        .await
-        .unwrap();
+    revoke(&other, &token).await;
     eventually(Duration::from_secs(2), "the push after recovery", || {
         let cached = store.check_now(&token);
         async move { cached.is_none_or(Status::is_revoked) }
@@ -931,15 +915,7 @@ async fn a_silently_dead_connection_is_replaced() {
     let token = tokens.token("rosa");
     assert_eq!(store.check(&token).await.unwrap(), Status::Active);
     assert_eq!(store.check_now(&token), Some(Status::Active));
-    other
-        .revoke_token(
-            &token.issuer,
-            token.subject.as_deref(),
-            &token.id,
-            token.until,
-        )
-        .await
-        .unwrap();
+    revoke(&other, &token).await;
     eventually(
         Duration::from_secs(2),
         "the push on the new connection",
